@@ -1,0 +1,78 @@
+// Fetch helpers for the REST API (docs/api-contract.md). Errors come back as
+// {"error": {"code", "message"}}; they are thrown as ApiError with that message.
+
+/** An API call that failed; `message` is the server's, ready to show. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0 when the server could not be reached)
+   * @param {string} code the server's error code
+   * @param {string} message what was wrong, for people
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Send a signed-out visitor to the sign-in page, coming back here afterwards. */
+export function redirectToLogin() {
+  location.assign(`/?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+/**
+ * Call the API and return the decoded JSON body. Throws ApiError on failure; on 401 it also
+ * sends the page to the sign-in form (unless `redirectOn401` is false).
+ * @param {string} path e.g. "/api/cases"
+ * @param {{method?: string, body?: any, redirectOn401?: boolean}} [options]
+ */
+export async function api(path, { method = 'GET', body, redirectOn401 = true } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check the connection and try again.');
+  }
+  const data = await response.json().catch(() => null);
+  if (response.ok) return data;
+  if (response.status === 401 && redirectOn401) redirectToLogin();
+  const error = data && data.error;
+  throw new ApiError(
+    response.status,
+    (error && error.code) || 'http_error',
+    (error && error.message) || `The server answered ${response.status} ${response.statusText}.`.trim(),
+  );
+}
+
+/** The signed-in user: {username, role}. */
+export const getMe = () => api('/api/me');
+/** All cases, newest first (without sessions). */
+export const listCases = () => api('/api/cases').then((data) => data.cases);
+/** @param {string} id */
+export const getCase = (id) => api(`/api/cases/${encodeURIComponent(id)}`);
+/** @param {object} fields title (required), customer_name, customer_contact, device_model, notes */
+export const createCase = (fields) => api('/api/cases', { method: 'POST', body: fields });
+/** @param {string} id @param {object} fields any of notes, status, outcome, title, ... */
+export const updateCase = (id, fields) => api(`/api/cases/${encodeURIComponent(id)}`, { method: 'PATCH', body: fields });
+/** @param {string} caseId */
+export const startSession = (caseId) => api(`/api/cases/${encodeURIComponent(caseId)}/sessions`, { method: 'POST' });
+/** @param {string} id */
+export const getSession = (id) => api(`/api/sessions/${encodeURIComponent(id)}`);
+/** @param {string} id */
+export const endSessionRest = (id) => api(`/api/sessions/${encodeURIComponent(id)}/end`, { method: 'POST' });
+
+/**
+ * The last path segment after `prefix`, e.g. idFromPath('/cases/') on /cases/abc -> "abc".
+ * @param {string} prefix
+ */
+export function idFromPath(prefix) {
+  const path = location.pathname;
+  if (!path.startsWith(prefix)) return '';
+  return decodeURIComponent(path.slice(prefix.length).split('/')[0] || '');
+}

@@ -1,0 +1,185 @@
+// The expert console: the customer's live camera and voice, the expert's microphone, chat, end.
+
+import { endSessionRest, getCase, getSession, idFromPath } from './api.js';
+import { loadUser } from './header.js';
+import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
+import { renderSessionLink } from './session-link.js';
+import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
+import { endSession, joinExpert } from './signaling.js';
+import { byId, el, makeNotifier } from './ui.js';
+
+const sessionId = idFromPath('/console/');
+const video = /** @type {HTMLVideoElement} */ (byId('remote-video'));
+const notify = makeNotifier(byId('notices'));
+
+let caseId = null;
+let sessionInfo = null;
+let customerSeen = false;
+/** @type {Promise<MediaStream|null>|null} */
+let micPromise = null;
+/** @type {MediaStream|null} */
+let remoteStream = null;
+
+function showPageError(text) {
+  const node = byId('page-error');
+  node.textContent = text;
+  node.hidden = false;
+  byId('console').hidden = true;
+}
+
+/** The expert's microphone, asked for once; null (and a note) when there is none or it is refused. */
+async function openMicrophone() {
+  const note = byId('mic-status');
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    note.textContent = 'No microphone here (the page needs https:// or localhost): the customer cannot hear you.';
+    return null;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    note.textContent = 'Microphone on: the customer hears you.';
+    return stream;
+  } catch (error) {
+    note.textContent = `No microphone (${error.name || 'error'}): the customer cannot hear you; use the chat.`;
+    return null;
+  }
+}
+
+/** Tracks for a new peer connection: the microphone (or receive-only audio) and receive-only video. */
+async function addMedia(pc) {
+  const mic = await micPromise;
+  const micTracks = mic ? mic.getAudioTracks().filter((t) => t.readyState === 'live') : [];
+  if (micTracks.length) for (const track of micTracks) pc.addTrack(track, mic);
+  else pc.addTransceiver('audio', { direction: 'recvonly' });
+  preferVp8(pc.addTransceiver('video', { direction: 'recvonly' }));
+  remoteStream = new MediaStream();
+  byId('video-placeholder').hidden = false;
+}
+
+/** The customer's video and voice play from the one (unmuted) video element. */
+function onTrack(event) {
+  remoteStream.addTrack(event.track);
+  if (video.srcObject !== remoteStream) video.srcObject = remoteStream;
+  playRemote();
+}
+
+function playRemote() {
+  video.play().catch((error) => {
+    if (error.name !== 'NotAllowedError') return;
+    // The browser blocks sound until the expert interacts with the page: play muted, offer sound.
+    video.muted = true;
+    video.play().catch(() => {});
+    byId('sound-button').hidden = false;
+  });
+}
+
+function showPresence(live) {
+  const line = byId('presence');
+  const status = live.state.presence.customer || 'left';
+  if (status === 'joined') customerSeen = true;
+  let text;
+  let tone;
+  if (live.state.status === 'connecting') [text, tone] = ['Connecting…', ''];
+  else if (live.state.status === 'reconnecting') [text, tone] = ['Reconnecting…', 'warn'];
+  else if (!live.state.joined) return;
+  else if (status === 'joined') [text, tone] = ['Customer joined', 'ok'];
+  else if (status === 'reconnecting') [text, tone] = ['Customer is reconnecting…', 'warn'];
+  else if (customerSeen) [text, tone] = ['Customer left', 'bad'];
+  else [text, tone] = ['Waiting for the customer to join…', ''];
+  line.textContent = text;
+  line.dataset.tone = tone;
+  line.dataset.customer = status;
+  byId('invite').hidden = status === 'joined' || !sessionInfo;
+}
+
+function showEnded(text) {
+  const banner = byId('ended-banner');
+  banner.replaceChildren(text, caseId ? ' · ' : '', caseId ? el('a', { href: `/cases/${encodeURIComponent(caseId)}` }, 'Back to the case') : '');
+  banner.hidden = false;
+  for (const id of ['chat-input', 'chat-send', 'end-session']) byId(id).disabled = true;
+  byId('invite').hidden = true;
+  byId('presence').textContent = '';
+  byId('video-placeholder').hidden = false;
+  byId('video-placeholder').textContent = text;
+  video.srcObject = null;
+  micPromise.then(stopStream);
+}
+
+function onStatus(live, status, detail) {
+  if (status === 'ended') showEnded('The session has ended');
+  else if (status === 'replaced') showEnded('This session was opened in another tab');
+  else if (status === 'refused') showEnded((detail && detail.message) || 'The server refused this console.');
+  else showPresence(live);
+  if (status === 'joined') showRecording(byId('recording-badge'), live.state.recordingStatus);
+}
+
+async function onEndClick(live) {
+  const button = byId('end-session');
+  button.disabled = true;
+  if (live.state.joined && live.send(endSession())) return;
+  // No live socket right now: end it through the REST API instead.
+  try {
+    await endSessionRest(sessionId);
+    live.stop();
+    showEnded('The session has ended');
+  } catch (error) {
+    notify(error.message);
+    button.disabled = false;
+  }
+}
+
+async function loadSession() {
+  if (!sessionId) throw Object.assign(new Error('This address names no session.'), { status: 404 });
+  sessionInfo = await getSession(sessionId);
+  caseId = sessionInfo.case_id;
+  const caseLink = byId('case-link');
+  caseLink.href = `/cases/${encodeURIComponent(caseId)}`;
+  caseLink.hidden = false;
+  getCase(caseId).then((item) => {
+    byId('case-title').textContent = `· ${item.title}`;
+    document.title = `${item.title} · Console · RepairSight`;
+  }).catch(() => {});
+  return sessionInfo;
+}
+
+async function main() {
+  try {
+    await loadUser();
+    await loadSession();
+  } catch (error) {
+    showPageError(error.status === 404
+      ? 'There is no session with this id. Start a new session from the case page.'
+      : error.message);
+    return;
+  }
+  if (sessionInfo.state === 'ended') {
+    showPageError('This session has already ended. Start a new session from the case page.');
+    byId('page-error').append(' ', el('a', { href: `/cases/${encodeURIComponent(caseId)}` }, 'Open the case'));
+    return;
+  }
+  byId('console').hidden = false;
+  renderSessionLink(byId('invite-link'), sessionInfo, { withConsoleLink: false });
+  showRecording(byId('recording-badge'), (sessionInfo.recording && sessionInfo.recording.status) || 'none');
+
+  micPromise = openMicrophone();
+  const live = new PeerSession({
+    makeJoin: () => joinExpert(sessionId),
+    addMedia,
+    onTrack,
+    onStatus: (status, detail) => onStatus(live, status, detail),
+  });
+  exposeForTests(live);
+  bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'expert', notify });
+  bindErrors(live, notify);
+  live.signaling.on('presence', () => showPresence(live));
+  live.signaling.on('recording', (m) => showRecording(byId('recording-badge'), m.status));
+  video.addEventListener('playing', () => { byId('video-placeholder').hidden = true; });
+  byId('sound-button').addEventListener('click', () => {
+    video.muted = false;
+    video.play().catch(() => {});
+    byId('sound-button').hidden = true;
+  });
+  byId('end-session').addEventListener('click', () => onEndClick(live));
+  live.start();
+}
+
+main();

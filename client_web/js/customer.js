@@ -1,0 +1,174 @@
+// The customer page: consent, then the rear camera and microphone go to the expert, whose voice
+// plays back. getUserMedia is called only after the customer taps "Start camera".
+
+import { idFromPath } from './api.js';
+import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
+import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
+import { joinCustomer } from './signaling.js';
+import { byId, makeNotifier } from './ui.js';
+
+/** Rear camera at 720p where the phone has one; any camera otherwise. */
+const CAMERA_CONSTRAINTS = {
+  video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
+  audio: true,
+};
+
+const token = idFromPath('/join/');
+const notify = makeNotifier(byId('notices'));
+/** @type {MediaStream|null} */
+let camera = null;
+let consent = false;
+let expertSeen = false;
+
+/** @param {string} text */
+function showProblem(text) {
+  const node = byId('customer-status');
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+/**
+ * Words for a getUserMedia failure, saying what to do.
+ * @param {DOMException} error
+ */
+function cameraProblem(error) {
+  switch (error.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'Camera blocked: allow camera access in your browser settings and reload';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'No camera was found on this device.';
+    case 'NotReadableError':
+      return 'The camera is busy: close other apps that use it, then tap Start camera again.';
+    default:
+      return `The camera could not start (${error.name || error.message}).`;
+  }
+}
+
+/** Camera and microphone; camera alone (with a note) when there is no microphone. */
+async function openCamera() {
+  try {
+    return await navigator.mediaDevices.getUserMedia(CAMERA_CONSTRAINTS);
+  } catch (error) {
+    if (error.name !== 'NotFoundError') throw error;
+    const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA_CONSTRAINTS.video });
+    byId('mic-status').textContent = 'No microphone found: the expert cannot hear you. Use the chat.';
+    return stream;
+  }
+}
+
+/** The camera is sent only; the microphone both ways (the expert's voice comes back on it). */
+function addMedia(pc) {
+  for (const track of camera.getTracks()) {
+    const sender = pc.addTrack(track, camera);
+    const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
+    if (track.kind === 'video' && transceiver) {
+      transceiver.direction = 'sendonly';
+      preferVp8(transceiver);
+    }
+  }
+  if (!camera.getAudioTracks().length) pc.addTransceiver('audio', { direction: 'recvonly' });
+}
+
+function onTrack(event) {
+  if (event.track.kind !== 'audio') return;
+  const audio = /** @type {HTMLAudioElement} */ (byId('remote-audio'));
+  audio.srcObject = new MediaStream([event.track]);
+  audio.play().catch(() => notify('Tap the page to hear the expert.', 'info'));
+}
+
+function showPresence(live) {
+  const status = live.state.presence.expert || 'left';
+  if (status === 'joined') expertSeen = true;
+  let text;
+  let tone = '';
+  if (live.state.status === 'connecting') text = 'Connecting…';
+  else if (live.state.status === 'reconnecting') [text, tone] = ['Reconnecting…', 'warn'];
+  else if (!live.state.joined) return;
+  else if (status === 'joined') [text, tone] = ['Expert connected', 'ok'];
+  else if (status === 'reconnecting') [text, tone] = ['The expert is reconnecting…', 'warn'];
+  else if (expertSeen) [text, tone] = ['The expert left', 'bad'];
+  else text = 'Waiting for the expert to join…';
+  const line = byId('presence');
+  line.textContent = text;
+  line.dataset.tone = tone;
+}
+
+function recordingStatus(live) {
+  const status = live.state.recordingStatus;
+  return status === 'none' && !consent ? 'declined' : status;
+}
+
+/** @param {string} text */
+function showEnded(text) {
+  stopStream(camera);
+  byId('local-video').srcObject = null;
+  byId('remote-audio').srcObject = null;
+  const banner = byId('ended-banner');
+  banner.textContent = text;
+  banner.hidden = false;
+  byId('live').hidden = true;
+  byId('intro').hidden = true;
+}
+
+function onStatus(live, status, detail) {
+  if (status === 'ended') showEnded('The session has ended. Thank you!');
+  else if (status === 'replaced') showEnded('This session was opened in another tab');
+  else if (status === 'refused') showEnded((detail && detail.message) || 'This link cannot be used any more.');
+  else showPresence(live);
+  if (status === 'joined') showRecording(byId('recording-badge'), recordingStatus(live));
+}
+
+function startSession() {
+  const live = new PeerSession({
+    makeJoin: () => joinCustomer(token, consent),
+    addMedia,
+    onTrack,
+    onStatus: (status, detail) => onStatus(live, status, detail),
+  });
+  exposeForTests(live);
+  bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'customer', notify });
+  bindErrors(live, notify);
+  live.signaling.on('presence', () => showPresence(live));
+  live.signaling.on('recording', () => showRecording(byId('recording-badge'), recordingStatus(live)));
+  live.start();
+}
+
+async function onJoin() {
+  const button = byId('join-button');
+  button.disabled = true;
+  showProblem('');
+  try {
+    camera = await openCamera();
+  } catch (error) {
+    showProblem(cameraProblem(error));
+    button.disabled = false;
+    return;
+  }
+  consent = byId('consent-checkbox').checked;
+  for (const track of camera.getVideoTracks()) {
+    track.addEventListener('ended', () => notify('The camera stopped. Reload the page to start it again.'));
+  }
+  byId('local-video').srcObject = camera;
+  byId('intro').hidden = true;
+  byId('live').hidden = false;
+  startSession();
+}
+
+function main() {
+  const button = byId('join-button');
+  if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showProblem('Open this link over https://… (the camera only works on a secure page). Ask the expert for a secure link.');
+    button.disabled = true;
+    return;
+  }
+  if (!token) {
+    showProblem('This link is incomplete. Ask the expert to send it again.');
+    button.disabled = true;
+    return;
+  }
+  button.addEventListener('click', onJoin);
+}
+
+main();

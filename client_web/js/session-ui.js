@@ -1,0 +1,81 @@
+// The parts of a live session page that console and customer share: chat, recording badge, notices.
+
+import { MAX_CHAT_CHARS, chat } from './signaling.js';
+import { el, formatClock } from './ui.js';
+
+const ROLE_NAMES = { customer: 'Customer', expert: 'Expert' };
+
+/**
+ * Wire a chat panel to a session. A line is shown when the server's echo arrives (the echo is
+ * the confirmation); Enter or the button sends.
+ * @param {import('./peer.js').PeerSession} session
+ * @param {{log: HTMLElement, input: HTMLInputElement, button: HTMLButtonElement,
+ *          selfRole: 'customer'|'expert', notify: (text: string) => void}} parts
+ */
+export function bindChat(session, { log, input, button, selfRole, notify }) {
+  input.maxLength = MAX_CHAT_CHARS;
+  const sendLine = () => {
+    const text = input.value.trim();
+    if (!text) return;
+    if (!session.state.joined || !session.send(chat(text))) {
+      notify('Not connected: the message was not sent. Try again in a moment.');
+      return;
+    }
+    input.value = '';
+  };
+  button.addEventListener('click', sendLine);
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      sendLine();
+    }
+  });
+  const seen = new Set();
+  session.signaling.on('chat', (line) => {
+    // After a reconnect the server may send lines again; show each id once.
+    if (line.id && seen.has(line.id)) return;
+    if (line.id) seen.add(line.id);
+    const mine = line.from_role === selfRole;
+    const who = mine ? 'You' : ROLE_NAMES[line.from_role] || line.from_role;
+    log.append(el('li', { className: mine ? 'chat-line mine' : 'chat-line', 'data-from-role': line.from_role },
+      el('span', { className: 'chat-who' }, `${who}:`), ' ',
+      el('span', { className: 'chat-text' }, line.text), ' ',
+      el('time', { className: 'chat-time', datetime: line.sent_at }, formatClock(line.sent_at))));
+    log.scrollTop = log.scrollHeight;
+  });
+}
+
+/**
+ * Show the recording state in a badge: a red "Recording" while recording, "Not recorded" when
+ * the customer declined, and nothing while there is nothing to say.
+ * @param {HTMLElement} badge
+ * @param {string} status none | recording | complete | partial | declined
+ */
+export function showRecording(badge, status) {
+  const looks = {
+    recording: ['Recording', 'badge badge-recording'],
+    declined: ['Not recorded', 'badge badge-off'],
+    complete: ['Recording saved', 'badge badge-off'],
+    partial: ['Recording incomplete', 'badge badge-off'],
+  }[status];
+  badge.hidden = !looks;
+  badge.dataset.status = status;
+  if (looks) [badge.textContent, badge.className] = looks;
+}
+
+/**
+ * Show a server `error` message (or a local one) in the notice area; the session goes on.
+ * @param {import('./peer.js').PeerSession} session
+ * @param {(text: string) => void} notify
+ */
+export function bindErrors(session, notify) {
+  session.signaling.on('error', (error) => notify(error.message || `Error: ${error.code}`));
+}
+
+/**
+ * Stop every track of a stream (camera light off, microphone released).
+ * @param {MediaStream|null} stream
+ */
+export function stopStream(stream) {
+  if (stream) for (const track of stream.getTracks()) track.stop();
+}

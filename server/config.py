@@ -1,0 +1,51 @@
+"""Server settings: one frozen object built by the CLI (or a test) and handed to ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("./repairsight-data")
+
+
+@dataclass(frozen=True)
+class IceServerConfig:
+    """One STUN/TURN server, given to aiortc and to the pages alike."""
+
+    url: str
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # None: plain HTTP. Set both for HTTPS (``--tls-cert/--tls-key`` or ``--self-signed``).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    ice_servers: tuple[IceServerConfig, ...] = ()
+    # How long a customer link stays valid after the session is created.
+    link_ttl_s: int = 24 * 3600
+    # How long a dropped participant is shown as "reconnecting" before "left".
+    reconnect_grace_s: float = 15.0
+    # How long a session with nobody connected stays open before it is ended.
+    idle_end_s: float = 600.0
+    # Overrides the secret kept in the data directory (tests use a fixed one).
+    secret_key: str | None = None
+    # Public base URL for customer links (e.g. behind a proxy); default: the request's own.
+    public_url: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "repairsight.sqlite3"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database_path.resolve()}"

@@ -1,0 +1,312 @@
+"""Sessions in progress: the shell around ``signaling.SessionMachine`` that does the I/O.
+
+A :class:`LiveSession` exists while anyone is connected to a session. It carries out what the
+state machine decides (send, close), owns the session's media (:class:`SessionMedia`), its
+recording and event log, and keeps the session's database row up to date. The
+:class:`LiveRegistry` on ``app.state.live`` finds or opens them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Protocol
+
+from signaling import (
+    Answer,
+    ChatMessage,
+    ChatSend,
+    ClientMessage,
+    EndSession,
+    IceCandidate,
+    IceServer,
+    Join,
+    Joined,
+    Offer,
+    Ping,
+    Pong,
+    ProtocolError,
+    RecordingStatus,
+    ServerMessage,
+)
+from signaling.state import Action, Close, Role, Send, SessionMachine
+
+from .config import Settings
+from .db import Database, RepairSession, new_id, utcnow
+from .eventlog import EventLog
+from .links import check_link
+from .media.hub import SessionMedia
+from .media.recorder import Recorder
+from .storage import recording_files
+
+logger = logging.getLogger(__name__)
+
+CLEAN_CLOSE_CODES = (1000, 1001)  # the page was closed or navigated away: left, not reconnecting
+
+
+class Connection(Protocol):
+    """One participant's socket, as the WebSocket endpoint provides it."""
+
+    id: str
+
+    async def send(self, message: ServerMessage) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class LiveSession:
+    def __init__(self, registry: LiveRegistry, row: RepairSession) -> None:
+        self.registry = registry
+        self.session_id = row.id
+        self.machine = SessionMachine(row.id)
+        self.media = SessionMedia(row.id, registry.settings.ice_servers, on_connection_state=self._on_media_state)
+        self.files = recording_files(registry.settings.recordings_dir, row.id)
+        self.recorder: Recorder | None = None
+        self.consent = row.consent
+        self.events = EventLog(self.files.events, clock_ms=self._recording_ms)
+        self.connections: dict[str, Connection] = {}
+        self._grace: dict[str, asyncio.TimerHandle] = {}
+        self._idle: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def db(self) -> Database:
+        return self.registry.db
+
+    def _recording_ms(self) -> int | None:
+        return self.recorder.elapsed_ms() if self.recorder is not None else None
+
+    # --- participants --------------------------------------------------------------------
+
+    async def join(self, conn: Connection, message: Join, username: str | None) -> None:
+        async with self._lock:
+            actions = self.machine.join(message.role, conn.id)
+            self.connections[conn.id] = conn
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            first_consent = message.role == "customer" and await self._customer_joined(message.consent)
+            self.events.append("join", role=message.role, user=username)
+            settings = self.registry.settings
+            await conn.send(
+                Joined(
+                    session_id=self.session_id,
+                    role=message.role,
+                    ice_servers=[IceServer(urls=[s.url], username=s.username, credential=s.credential)
+                                 for s in settings.ice_servers],
+                    recording=self.recorder is not None,
+                    peers=self.machine.peers_seen_by(message.role),
+                )
+            )
+            status = RecordingStatus(status=self.recording_status())
+            if first_consent:
+                await self._carry_out(self.machine.broadcast(status))
+            else:
+                await conn.send(status)
+            await self._carry_out(actions)
+
+    async def _customer_joined(self, consent: bool) -> bool:
+        """The first customer join decides the consent, and recording starts at that moment.
+
+        Returns whether this join was that first one."""
+        first = self.consent is None
+        if first:
+            self.consent = consent
+            if consent:
+                self.recorder = Recorder(self.files.media)
+                self.media.start_recording(self.recorder)
+                self.events.append("recording_started")
+            self.events.append("consent", given=consent)
+        await asyncio.to_thread(self._mark_live, first)
+        return first
+
+    def _mark_live(self, set_consent: bool) -> None:
+        with self.db.session() as s:
+            row = s.get(RepairSession, self.session_id)
+            assert row is not None
+            if row.state == "created":
+                row.state = "live"
+                row.started_at = utcnow()
+            if set_consent:
+                row.consent = self.consent
+                row.consent_at = utcnow()
+                row.recording_status = "recording" if self.consent else "declined"
+
+    def recording_status(self) -> str:
+        if self.consent is False:
+            return "declined"
+        return "recording" if self.recorder is not None else "none"
+
+    async def handle(self, conn: Connection, message: ClientMessage) -> None:
+        role = self.machine.check_allowed(conn.id, message)
+        if isinstance(message, Offer):
+            try:
+                answer = await self.media.accept_offer(role, conn.id, message.sdp)
+            except ValueError as exc:
+                raise ProtocolError("bad_offer", str(exc)) from None
+            await conn.send(Answer(sdp=answer))
+        elif isinstance(message, IceCandidate):
+            try:
+                await self.media.add_candidate(role, message.candidate, message.sdpMid, message.sdpMLineIndex)
+            except (ValueError, IndexError) as exc:
+                raise ProtocolError("bad_candidate", f"the ICE candidate could not be used: {exc}") from None
+        elif isinstance(message, ChatSend):
+            chat = ChatMessage(id=new_id(), from_role=role, text=message.text,
+                               sent_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+            self.events.append("chat", id=chat.id, from_role=role, text=chat.text)
+            await self._carry_out(self.machine.broadcast(chat))
+        elif isinstance(message, EndSession):
+            await self.end("the expert ended the session")
+        elif isinstance(message, Ping):
+            await conn.send(Pong())
+
+    async def disconnected(self, conn: Connection, close_code: int | None) -> None:
+        """A socket closed. A clean close means the participant left; otherwise they may come back."""
+        self.connections.pop(conn.id, None)
+        for media_role in ("customer", "expert"):
+            await self.media.close_leg(media_role, conn.id)  # also a replaced socket's leg
+        role = self.machine.role_of(conn.id)
+        if role is None:
+            return
+        if close_code in CLEAN_CLOSE_CODES:
+            await self._leave(role, conn.id)
+            return
+        self.events.append("reconnecting", role=role)
+        await self._carry_out(self.machine.media_lost(role, conn.id))
+        loop = asyncio.get_running_loop()
+        self._grace[conn.id] = loop.call_later(
+            self.registry.settings.reconnect_grace_s,
+            lambda: asyncio.ensure_future(self._leave(role, conn.id)),
+        )
+
+    async def _leave(self, role: Role, connection_id: str) -> None:
+        handle = self._grace.pop(connection_id, None)
+        if handle is not None:
+            handle.cancel()
+        actions = self.machine.leave(role, connection_id)
+        if actions or self.machine.connections[role] is None:
+            self.events.append("leave", role=role)
+        await self._carry_out(actions)
+        if all(c is None for c in self.machine.connections.values()) and self.machine.phase != "ended":
+            # Nobody is left: keep the session open for a while (a reload must not cut the
+            # recording in two), then end it so the recording is finalised.
+            self._idle = asyncio.get_running_loop().call_later(
+                self.registry.settings.idle_end_s, lambda: asyncio.ensure_future(self.end("everyone left"))
+            )
+
+    def _on_media_state(self, role: str, connection_id: str, state: str) -> None:
+        if state == "failed":
+            asyncio.ensure_future(self._carry_out(self.machine.media_lost(role, connection_id)))  # type: ignore[arg-type]
+
+    # --- the end -------------------------------------------------------------------------
+
+    async def end(self, reason: str) -> None:
+        async with self._lock:
+            if self.machine.phase == "ended":
+                return
+            actions = self.machine.end(reason)
+            self.events.append("session_ended", reason=reason)
+            for handle in [*self._grace.values(), *([self._idle] if self._idle else [])]:
+                handle.cancel()
+            self._grace.clear()
+            await self.media.close()
+            duration = await asyncio.to_thread(self.recorder.close) if self.recorder is not None else None
+            self.events.close()
+            await asyncio.to_thread(self._mark_ended, reason, duration)
+            self.registry.forget(self)
+            # Told last, so whoever hears "ended" finds the recording finalised.
+            await self._carry_out(actions)
+            logger.info("session %s ended (%s); recording %s s", self.session_id, reason, duration)
+
+    def _mark_ended(self, reason: str, duration_s: float | None) -> None:
+        with self.db.session() as s:
+            row = s.get(RepairSession, self.session_id)
+            assert row is not None
+            row.state = "ended"
+            row.ended_at = utcnow()
+            row.end_reason = reason
+            if self.recorder is not None:
+                has_media = self.files.media.exists()
+                row.recording_status = "complete" if has_media else "none"
+                row.recording_duration_s = duration_s if has_media else None
+
+    async def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            conn = self.connections.get(action.connection_id)
+            if conn is None:
+                continue
+            if isinstance(action, Send):
+                await conn.send(action.message)
+            elif isinstance(action, Close):
+                self.connections.pop(action.connection_id, None)
+                await conn.close(action.code, action.reason)
+
+
+class LiveRegistry:
+    """The live sessions of this server process, by session id."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.sessions: dict[str, LiveSession] = {}
+
+    def presence(self, session_id: str) -> dict[str, str]:
+        """What each participant is doing right now: joined, reconnecting or left."""
+        live = self.sessions.get(session_id)
+        if live is None:
+            return {"customer": "left", "expert": "left"}
+        return dict(live.machine.presence)
+
+    async def open_for(self, message: Join, user_session_id: str | None) -> LiveSession:
+        """The live session a ``join`` names: by link token (customer) or by id (expert)."""
+        if message.role == "customer":
+            if not message.token:
+                raise ProtocolError("bad_token", "a customer joins with the token from their link")
+            check = await asyncio.to_thread(check_link, self.db, message.token)
+            if check.problem == "unknown":
+                raise ProtocolError("bad_token", "this link is not valid; ask the expert for a new link")
+            if check.problem == "expired":
+                raise ProtocolError("token_expired", "this link has expired; ask the expert for a new link")
+            if check.problem == "ended":
+                raise ProtocolError("session_ended", "this session has ended; ask the expert for a new link")
+            if message.session_id is not None and message.session_id != check.session_id:
+                raise ProtocolError("token_mismatch", "this link belongs to another session")
+            session_id = check.session_id
+        else:
+            session_id = user_session_id
+        assert session_id is not None
+        live = self.sessions.get(session_id)
+        if live is not None:
+            return live
+        row = await asyncio.to_thread(self._load, session_id)
+        if row is None:
+            raise ProtocolError("not_found", f"there is no session {session_id!r}")
+        if row.state == "ended":
+            raise ProtocolError("session_ended", "this session has ended; start a new session on the case")
+        live = self.sessions.get(session_id)  # another join may have opened it meanwhile
+        if live is None:
+            live = LiveSession(self, row)
+            self.sessions[session_id] = live
+        return live
+
+    def _load(self, session_id: str) -> RepairSession | None:
+        with self.db.session() as s:
+            return s.get(RepairSession, session_id)
+
+    def forget(self, live: LiveSession) -> None:
+        if self.sessions.get(live.session_id) is live:
+            del self.sessions[live.session_id]
+
+    async def end(self, session_id: str, reason: str) -> bool:
+        """End a live session (tells both sides, finalises the recording); False if it was not live."""
+        live = self.sessions.get(session_id)
+        if live is None:
+            return False
+        await live.end(reason)
+        return True
+
+    async def close_all(self, reason: str) -> None:
+        """On shutdown: end every live session, so every recording is finalised."""
+        for live in list(self.sessions.values()):
+            await live.end(reason)

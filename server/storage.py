@@ -1,0 +1,27 @@
+"""Where a session's recording lives on disk: one folder per session under the recordings dir."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RecordingFiles:
+    directory: Path
+
+    @property
+    def media(self) -> Path:
+        """Matroska/WebM: customer video, customer audio, expert audio; muxed as received."""
+        return self.directory / "recording.webm"
+
+    @property
+    def events(self) -> Path:
+        """Append-only JSON lines: join, leave, chat, steps, annotations, with timestamps."""
+        return self.directory / "events.jsonl"
+
+
+def recording_files(recordings_dir: Path, session_id: str) -> RecordingFiles:
+    if not session_id or "/" in session_id or session_id.startswith("."):
+        raise ValueError(f"not a session id: {session_id!r}")
+    return RecordingFiles(recordings_dir / session_id)

@@ -1,0 +1,75 @@
+"""Loopback: real aiortc peers through the session media hub.
+
+This is the test that fails loudly if an aiortc upgrade changes the internals that
+``server/media/forwarding.py`` relies on: the expert must get the customer's own VP8
+frames (the server's sender never encodes), and the server must still decode a copy for
+vision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.media.hub import SessionMedia
+from tests.synthetic_peers import board_camera, start_customer, start_expert, wait_for
+
+# A forwarded frame is the phone's own encoding; the synthetic phone is aiortc's VP8 at
+# its default bitrate, so a picture differs from the clip by compression only.
+MAX_MEAN_ABS_DIFF = 12.0
+
+
+@pytest.fixture(scope="module")
+def clip_frames() -> list[np.ndarray]:
+    return [f.bgr for f in board_camera(num_frames=30).frames()]
+
+
+async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames: list[np.ndarray]) -> None:
+    media = SessionMedia("loopback", ice_servers=())
+    customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
+    expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
+    try:
+        await wait_for(lambda: len(expert.received.arrivals) >= 30, 20, "30 numbered frames at the expert")
+        await wait_for(lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways")
+
+        # The picture the expert sees is the clip frame whose number it carries.
+        number = expert.received.last_number
+        image = expert.received.last_image
+        assert number is not None and image is not None
+        expected = clip_frames[number % len(clip_frames)]
+        body = slice(0, image.shape[0] - 16)  # leave out the frame-number strip
+        diff = np.abs(image[body].astype(np.int16) - expected[body].astype(np.int16)).mean()
+        assert diff < MAX_MEAN_ABS_DIFF, f"expert picture differs from clip frame {number}: {diff:.1f}"
+
+        # Forwarded, not re-encoded: the server's video sender to the expert never built an encoder.
+        expert_leg = media.legs["expert"]
+        assert expert_leg is not None
+        video_sender = next(t.sender for t in expert_leg.pc.getTransceivers() if t.kind == "video")
+        encoder = video_sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+        assert type(encoder).__name__ == "Vp8Encoder"
+        assert encoder.codec is None, "the server re-encoded the customer's video"
+        assert media.packets_forwarded > 30
+
+        # And one decoded copy was kept for vision.
+        latest = media.latest_frame.peek()
+        assert latest is not None and latest.frame.width == 640 and latest.sequence >= 30
+    finally:
+        await customer.close()
+        await expert.close()
+        await media.close()
+
+
+async def test_a_late_expert_gets_a_keyframe_at_once(clip_frames: list[np.ndarray]) -> None:
+    """VP8 sends keyframes only on request: the late expert's request must reach the phone."""
+    media = SessionMedia("late", ice_servers=())
+    customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
+    try:
+        await wait_for(lambda: (media.latest_frame.peek() or None) is not None, 10, "the customer's video")
+        expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
+        try:
+            await wait_for(lambda: len(expert.received.arrivals) >= 5, 8, "frames at the late expert")
+        finally:
+            await expert.close()
+    finally:
+        await customer.close()
+        await media.close()

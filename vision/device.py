@@ -1,0 +1,122 @@
+"""Detection and tracking combined: when to run which, and the steady outline that comes out.
+
+The detector (features or markers) runs on the first frame, every ``detect_every`` frames, and
+whenever the tracker is lost or its confidence drops; in between the tracker carries the
+location (about a third of the detector's cost, docs/vision.md). A detection that fails while
+tracking still holds does not drop the device: a blurred frame often defeats the detector but not
+the flow. After every find the homography is aligned with the reference (vision.refine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from vision.geometry import LocationChecks, checked_location, reference_corners
+from vision.refine import ReferenceRefiner, RefineOptions
+from vision.smoothing import OneEuroFilter, SmoothingOptions
+from vision.tracking import Tracker, TrackOptions
+from vision.types import ImageArray, Location
+
+
+class Locator(Protocol):
+    """What a detector offers: the reference it looks for and a per-frame search."""
+
+    reference_gray: ImageArray
+    reference_size: tuple[int, int]
+
+    def locate(self, frame_gray: ImageArray) -> Location: ...
+
+
+@dataclass(frozen=True)
+class FollowOptions:
+    """``detect_every`` 1 with ``track`` False is detection on every frame (the accuracy baseline)."""
+
+    detect_every: int = 15
+    track: bool = True
+    refine: bool = True
+    smooth: bool = True
+    refine_options: RefineOptions = field(default_factory=RefineOptions)
+    track_options: TrackOptions = field(default_factory=TrackOptions)
+    smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
+    checks: LocationChecks = field(default_factory=LocationChecks)
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+
+
+class DeviceFollower:
+    """Per-session state of device location. Call :meth:`update` from one thread at a time."""
+
+    def __init__(self, locator: Locator, options: FollowOptions | None = None) -> None:
+        self.options = options or FollowOptions()
+        self.locator = locator
+        self._refiner = ReferenceRefiner(locator.reference_gray, self.options.refine_options)
+        self._tracker = Tracker(self._refiner, locator.reference_size, self.options.track_options)
+        self._filter = OneEuroFilter(self.options.smoothing)
+        self._frames_since_detection = 0
+        self._corners_ref = reference_corners(*locator.reference_size)
+
+    def reset(self) -> None:
+        self._tracker.reset()
+        self._filter.reset()
+        self._frames_since_detection = 0
+
+    def update(self, frame_gray: ImageArray, timestamp_ms: int) -> Location:
+        """Locate the device in this frame (detect or track), refined and smoothed."""
+        opts = self.options
+        tracked: Location | None = None
+        if opts.track and self._tracker.active:
+            tracked = self._tracker.track(frame_gray)
+        due = (
+            tracked is None
+            or not tracked.found
+            or self._tracker.wants_detection
+            or self._frames_since_detection + 1 >= opts.detect_every
+        )
+        location = tracked
+        if due:
+            detected = self._detect(frame_gray)
+            self._frames_since_detection = 0
+            if detected.found or tracked is None or not tracked.found:
+                location = detected
+                if detected.found and opts.track:
+                    self._tracker.start(frame_gray, detected)
+        else:
+            self._frames_since_detection += 1
+        assert location is not None
+        if not location.found:
+            self._filter.reset()
+            return location
+        return self._smoothed(location, frame_gray, timestamp_ms)
+
+    def _detect(self, frame_gray: ImageArray) -> Location:
+        detected = self.locator.locate(frame_gray)
+        if not detected.found or not self.options.refine:
+            return detected
+        assert detected.homography is not None
+        refined = self._refiner.refine(frame_gray, detected.homography)
+        if refined is None:
+            return detected
+        aligned = checked_location(
+            detected.source, refined.homography, refined.points_ref_px, refined.points_frame_px,
+            ref_size=self.locator.reference_size, frame_size=(frame_gray.shape[1], frame_gray.shape[0]),
+            checks=self.options.checks, matches=detected.matches,
+        )
+        return aligned if aligned.found else detected
+
+    def _smoothed(self, location: Location, frame_gray: ImageArray, timestamp_ms: int) -> Location:
+        if not self.options.smooth:
+            return location
+        assert location.corners_frame_px is not None
+        corners = self._filter(location.corners_frame_px, timestamp_ms)
+        homography = cv2.getPerspectiveTransform(self._corners_ref.astype(np.float32), corners.astype(np.float32))
+        return Location(
+            found=True, source=location.source, homography=homography, corners_frame_px=corners,
+            inliers=location.inliers, matches=location.matches,
+            points_ref_px=location.points_ref_px, points_frame_px=location.points_frame_px,
+        )
