@@ -8,149 +8,51 @@ goes through ``run_in_threadpool`` so it never blocks RTP and data channels on t
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import segno
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import Message
 
 from . import auth
+from .bodies import CaseCreate, CasePatch, EndBody, LoginBody, parse_json, read_form
+from .cases import (
+    case_title_of,
+    check_not_ended,
+    insert_case,
+    insert_session,
+    list_cases,
+    load_case,
+    load_session,
+    mark_ended,
+    update_case,
+)
 from .config import Settings
-from .db import Case, Database, RepairSession, iso, utcnow
+from .db import Case, Database, RepairSession, iso
 from .errors import ApiError
 from .storage import recording_files
 
-MAX_BODY_BYTES = 1024 * 1024
 EDITORS = ("expert", "admin")
 T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
-
-Outcome = Literal["fixed_remotely", "sent_to_repair", "no_fault_found", "unresolved"]
 
 
-# --- request bodies -----------------------------------------------------------------------
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await run_in_threadpool(fn, *args)
 
 
-class _Body(BaseModel):
-    # A misspelt field is an error, not silently dropped: "costumer_name" must not lose data.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
 
 
-class LoginBody(_Body):
-    username: str = Field(min_length=1, max_length=auth.MAX_USERNAME_CHARS)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class CaseCreate(_Body):
-    title: str = Field(min_length=1, max_length=200)
-    customer_name: str = Field(default="", max_length=200)
-    customer_contact: str = Field(default="", max_length=200)
-    device_model: str = Field(default="", max_length=200)
-    notes: str = Field(default="", max_length=20_000)
-    procedure_id: str | None = Field(default=None, max_length=100)
-
-
-class CasePatch(_Body):
-    """Any subset of a case's fields. ``None`` is allowed only where the case field may be empty."""
-
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    customer_name: str | None = Field(default=None, max_length=200)
-    customer_contact: str | None = Field(default=None, max_length=200)
-    device_model: str | None = Field(default=None, max_length=200)
-    notes: str | None = Field(default=None, max_length=20_000)
-    status: Literal["open", "closed"] | None = None
-    outcome: Outcome | None = None
-    procedure_id: str | None = Field(default=None, max_length=100)
-
-
-class EndBody(_Body):
-    reason: str = Field(default="ended by the expert", min_length=1, max_length=200)
-
-
-NOT_NULLABLE = ("title", "customer_name", "customer_contact", "device_model", "notes", "status")
-
-
-# --- reading bodies -----------------------------------------------------------------------
-
-
-async def read_body(request: Request) -> bytes:
-    """The body, refused with 413 past ``MAX_BODY_BYTES``: by its Content-Length before reading a
-    byte, and by counting while reading, for clients that stream without one (or lie)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, "bad_request", "the Content-Length header is not a number")
-        if int(declared) > MAX_BODY_BYTES:
-            raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large() -> ApiError:
-    return ApiError(413, "too_large", f"the request body is over {MAX_BODY_BYTES // 1024} KiB; send less")
-
-
-async def parse_json(request: Request, model: type[M], *, empty_ok: bool = False) -> M:
-    """The body as ``model``: 400 for bytes that are not JSON, 422 naming the field that is wrong."""
-    raw = await read_body(request)
-    if not raw.strip():
-        if empty_ok:
-            return model()
-        raise ApiError(400, "bad_request", "the request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "bad_request", f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(422, "invalid", "the request body must be a JSON object, like {\"title\": \"...\"}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid", validation_message(exc)) from None
-
-
-def validation_message(exc: ValidationError) -> str:
-    """One line naming each wrong field, e.g. ``title: String should have at least 1 character``."""
-    parts = []
-    for error in exc.errors()[:5]:
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a field of this request; check its spelling"
-        parts.append(f"{field}: {message}")
-    return "; ".join(parts)
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """A form body (urlencoded or multipart) with the same size limit as JSON bodies."""
-    raw = await read_body(request)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=0, max_fields=20)
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+def slug(text: str, max_chars: int = 60) -> str:
+    """``"Pump P-3 won't start!"`` -> ``"pump-p-3-won-t-start"``; ASCII only, so any browser keeps it."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or "case"
 
 
 # --- JSON views of rows ---------------------------------------------------------------------
@@ -217,132 +119,6 @@ def case_with_sessions_json(request: Request, case: Case) -> dict[str, Any]:
     return {**case_json(case), "sessions": [session_json(request, row) for row in case.sessions]}
 
 
-# --- database work (runs in the thread pool) ---------------------------------------------------
-
-
-async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await run_in_threadpool(fn, *args)
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _case_not_found(case_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"no case with id {case_id!r}; check the link or list /api/cases")
-
-
-def _session_not_found(session_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"no session with id {session_id!r}; check the link")
-
-
-def load_case(db: Database, case_id: str) -> Case:
-    """The case with its sessions loaded (they are read after the database session closes)."""
-    with db.session() as s:
-        case = s.get(Case, case_id)
-        if case is None:
-            raise _case_not_found(case_id)
-        _ = case.sessions
-        return case
-
-
-def load_session(db: Database, session_id: str) -> RepairSession:
-    with db.session() as s:
-        row = s.get(RepairSession, session_id)
-        if row is None:
-            raise _session_not_found(session_id)
-        return row
-
-
-def list_cases(db: Database) -> list[dict[str, Any]]:
-    with db.session() as s:
-        per_case = select(RepairSession.case_id, func.count()).group_by(RepairSession.case_id)
-        counts = {case_id: count for case_id, count in s.execute(per_case)}
-        cases = s.scalars(select(Case).order_by(Case.created_at.desc(), Case.id)).all()
-        return [{**case_json(case), "session_count": counts.get(case.id, 0)} for case in cases]
-
-
-def insert_case(db: Database, body: CaseCreate, user_id: str | None) -> Case:
-    with db.session() as s:
-        case = Case(**body.model_dump(), created_by=user_id)
-        s.add(case)
-        s.flush()
-        _ = case.sessions
-        return case
-
-
-def update_case(db: Database, case_id: str, body: CasePatch) -> Case:
-    changes = body.model_dump(include=body.model_fields_set)
-    for name in NOT_NULLABLE:
-        if name in changes and changes[name] is None:
-            raise ApiError(422, "invalid", f"{name}: cannot be null; leave it out to keep the current value")
-    with db.session() as s:
-        case = s.get(Case, case_id)
-        if case is None:
-            raise _case_not_found(case_id)
-        for name, value in changes.items():
-            setattr(case, name, value)
-        if case.status == "closed" and case.outcome is None:
-            raise ApiError(
-                422,
-                "invalid",
-                "outcome: closing a case needs an outcome: fixed_remotely, sent_to_repair, "
-                "no_fault_found or unresolved",
-            )
-        s.flush()
-        _ = case.sessions
-        return case
-
-
-def insert_session(db: Database, case_id: str, user_id: str | None, link_ttl_s: int) -> RepairSession:
-    with db.session() as s:
-        case = s.get(Case, case_id)
-        if case is None:
-            raise _case_not_found(case_id)
-        if case.status == "closed":
-            raise ApiError(
-                409, "conflict", "this case is closed; reopen it (status open) before starting a new session"
-            )
-        row = RepairSession(
-            case_id=case_id, created_by=user_id, token_expires_at=utcnow() + timedelta(seconds=link_ttl_s)
-        )
-        s.add(row)
-        s.flush()
-        return row
-
-
-def check_not_ended(db: Database, session_id: str) -> None:
-    if load_session(db, session_id).state == "ended":
-        raise ApiError(409, "conflict", "this session has already ended; start a new one on the case")
-
-
-def mark_ended(db: Database, session_id: str, reason: str) -> None:
-    """End a session the live registry did not hold (nobody had joined yet): created -> ended."""
-    with db.session() as s:
-        row = s.get(RepairSession, session_id)
-        if row is not None and row.state != "ended":
-            row.state = "ended"
-            row.ended_at = utcnow()
-            row.end_reason = reason
-
-
-def case_title_of(db: Database, session_id: str) -> str:
-    with db.session() as s:
-        row = s.get(RepairSession, session_id)
-        if row is None:
-            raise _session_not_found(session_id)
-        return row.case.title
-
-
-def slug(text: str, max_chars: int = 60) -> str:
-    """``"Pump P-3 won't start!"`` -> ``"pump-p-3-won-t-start"``; ASCII only, so any browser keeps it."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or "case"
-
-
-# --- endpoints ----------------------------------------------------------------------------------
-
-
 async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -391,7 +167,8 @@ async def me(request: Request) -> JSONResponse:
 
 async def cases_list(request: Request) -> JSONResponse:
     await in_thread(auth.require_staff, request)
-    return JSONResponse({"cases": await in_thread(list_cases, _db(request))})
+    rows = await in_thread(list_cases, _db(request))
+    return JSONResponse({"cases": [{**case_json(case), "session_count": count} for case, count in rows]})
 
 
 async def cases_create(request: Request) -> JSONResponse:
@@ -501,4 +278,3 @@ def routes() -> list[Route]:
         Route("/api/sessions/{session_id}/recording/events", recording_events, methods=["GET"]),
         Route("/api/sessions/{session_id}/qr.svg", session_qr, methods=["GET"]),
     ]
-

@@ -225,8 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     tls.add_argument("--tls-cert", help="PEM certificate file (with --tls-key)")
     tls.add_argument("--self-signed", action="store_true", help="make (or reuse) a self-signed certificate")
     run.add_argument("--tls-key", help="PEM private key file (with --tls-cert)")
-    run.add_argument("--ice-server", action="append", default=[], metavar="URL",
-                     help="a STUN or TURN server, e.g. stun:stun.example.org:3478 (repeatable)")
+    run.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN or TURN server, e.g. stun:stun.example.org:3478 (repeatable)",
+    )
     run.add_argument("--ice-username", help="username for the TURN servers")
     run.add_argument("--ice-credential", help="credential for the TURN servers")
     run.add_argument("--public-url", help="base URL for customer links, e.g. behind a proxy")
@@ -236,8 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", parents=[common], help="add a staff account")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=auth.STAFF_ROLES)
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of stdin (default: generate one)")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (default: generate one)",
+    )
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")

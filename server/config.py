@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 DEFAULT_DATA_DIR = Path("./repairsight-data")
 
@@ -34,6 +36,11 @@ class Settings:
     idle_end_s: float = 600.0
     # Overrides the secret kept in the data directory (tests use a fixed one).
     secret_key: str | None = None
+    # "forward": the expert gets the customer's encoded video as it came (the product).
+    # "reencode": decode and re-encode it, aiortc's public path; only the benchmark's baseline.
+    video_relay: Literal["forward", "reencode"] = field(
+        default_factory=lambda: "reencode" if os.environ.get("REPAIRSIGHT_VIDEO_RELAY") == "reencode" else "forward"
+    )
     # Public base URL for customer links (e.g. behind a proxy); default: the request's own.
     public_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -60,7 +60,12 @@ class LiveSession:
         self.registry = registry
         self.session_id = row.id
         self.machine = SessionMachine(row.id)
-        self.media = SessionMedia(row.id, registry.settings.ice_servers, on_connection_state=self._on_media_state)
+        self.media = SessionMedia(
+            row.id,
+            registry.settings.ice_servers,
+            on_connection_state=self._on_media_state,
+            reencode_video=registry.settings.video_relay == "reencode",
+        )
         self.files = recording_files(registry.settings.recordings_dir, row.id)
         self.recorder: Recorder | None = None
         self.consent = row.consent

@@ -87,6 +87,7 @@ class ReceivedVideo:
 
     arrivals: list[tuple[int, float]] = field(default_factory=list)
     unreadable: int = 0
+    keep_image: bool = True  # the benchmark turns this off: reading the number needs luma only
     last_image: np.ndarray | None = None
     last_number: int | None = None
 
@@ -97,21 +98,21 @@ class ReceivedVideo:
         return (len(recent) - 1) / (recent[-1] - recent[0])
 
 
-async def consume_video(track: MediaStreamTrack, received: ReceivedVideo, keep_image: bool = True) -> None:
+async def consume_video(track: MediaStreamTrack, received: ReceivedVideo) -> None:
     while True:
         try:
             frame = await track.recv()
         except MediaStreamError:
             return
         now = time.monotonic()
-        image = frame.to_ndarray(format="bgr24")
+        image = frame.to_ndarray(format="bgr24" if received.keep_image else "gray")
         number = read_frame_number(image)
         if number is None:
             received.unreadable += 1
             continue
         received.arrivals.append((number, now))
         received.last_number = number
-        if keep_image:
+        if received.keep_image:
             received.last_image = image
 
 
@@ -146,7 +147,7 @@ def _peer() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
-def _watch_tracks(peer: SyntheticPeer) -> None:
+def watch_tracks(peer: SyntheticPeer) -> None:
     @peer.pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         if track.kind == "video":
@@ -164,7 +165,7 @@ async def _negotiate(pc: RTCPeerConnection, answer_offer: Answerer) -> None:
 async def start_customer(frames: list[np.ndarray], answer_offer: Answerer) -> SyntheticPeer:
     """A phone: sends the numbered clip and a tone, plays what the expert says."""
     peer = SyntheticPeer(_peer(), video_out=NumberedClipTrack(frames))
-    _watch_tracks(peer)
+    watch_tracks(peer)
     peer.pc.addTrack(ToneTrack(440.0))
     peer.pc.addTrack(peer.video_out)
     await _negotiate(peer.pc, answer_offer)
@@ -174,7 +175,7 @@ async def start_customer(frames: list[np.ndarray], answer_offer: Answerer) -> Sy
 async def start_expert(answer_offer: Answerer) -> SyntheticPeer:
     """A console: receives video and audio, sends a tone (its microphone)."""
     peer = SyntheticPeer(_peer())
-    _watch_tracks(peer)
+    watch_tracks(peer)
     peer.pc.addTrack(ToneTrack(660.0))
     peer.pc.addTransceiver("video", direction="recvonly")
     await _negotiate(peer.pc, answer_offer)

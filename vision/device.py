@@ -2,7 +2,7 @@
 
 The detector (features or markers) runs on the first frame, every ``detect_every`` frames, and
 whenever the tracker is lost or its confidence drops; in between the tracker carries the
-location (about a third of the detector's cost, docs/vision.md). A detection that fails while
+location (about half the detector's cost, docs/vision.md). A detection that fails while
 tracking still holds does not drop the device: a blurred frame often defeats the detector but not
 the flow. After every find the homography is aligned with the reference (vision.refine).
 """
@@ -19,7 +19,7 @@ from vision.geometry import LocationChecks, checked_location, reference_corners
 from vision.refine import ReferenceRefiner, RefineOptions
 from vision.smoothing import OneEuroFilter, SmoothingOptions
 from vision.tracking import Tracker, TrackOptions
-from vision.types import ImageArray, Location
+from vision.types import ImageArray, Location, not_found
 
 
 class Locator(Protocol):
@@ -33,9 +33,16 @@ class Locator(Protocol):
 
 @dataclass(frozen=True)
 class FollowOptions:
-    """``detect_every`` 1 with ``track`` False is detection on every frame (the accuracy baseline)."""
+    """``detect_every`` 1 with ``track`` False is detection on every frame (the accuracy baseline).
+
+    ``max_unconfirmed_frames``: a tracked location that neither a detection nor an alignment with
+    the reference has confirmed for this many frames is dropped. Flow alone follows whatever moves
+    like the points did; on the real box video (a 3-D box, a reference photo in other light) it
+    kept an outline for 120 frames after the detector last agreed.
+    """
 
     detect_every: int = 15
+    max_unconfirmed_frames: int = 30
     track: bool = True
     refine: bool = True
     smooth: bool = True
@@ -59,12 +66,15 @@ class DeviceFollower:
         self._tracker = Tracker(self._refiner, locator.reference_size, self.options.track_options)
         self._filter = OneEuroFilter(self.options.smoothing)
         self._frames_since_detection = 0
+        self._frames_unconfirmed = 0
         self._corners_ref = reference_corners(*locator.reference_size)
 
     def reset(self) -> None:
+        """Forget the device (a new stream, or the reference changed)."""
         self._tracker.reset()
         self._filter.reset()
         self._frames_since_detection = 0
+        self._frames_unconfirmed = 0
 
     def update(self, frame_gray: ImageArray, timestamp_ms: int) -> Location:
         """Locate the device in this frame (detect or track), refined and smoothed."""
@@ -72,6 +82,10 @@ class DeviceFollower:
         tracked: Location | None = None
         if opts.track and self._tracker.active:
             tracked = self._tracker.track(frame_gray)
+            self._frames_unconfirmed = 0 if self._tracker.aligned else self._frames_unconfirmed + 1
+            if tracked.found and self._frames_unconfirmed > opts.max_unconfirmed_frames:
+                self._tracker.reset()
+                tracked = not_found("track", f"not confirmed for {self._frames_unconfirmed} frames")
         due = (
             tracked is None
             or not tracked.found
@@ -86,13 +100,14 @@ class DeviceFollower:
                 location = detected
                 if detected.found and opts.track:
                     self._tracker.start(frame_gray, detected)
+                    self._frames_unconfirmed = 0
         else:
             self._frames_since_detection += 1
         assert location is not None
         if not location.found:
             self._filter.reset()
             return location
-        return self._smoothed(location, frame_gray, timestamp_ms)
+        return self._smoothed(location, timestamp_ms)
 
     def _detect(self, frame_gray: ImageArray) -> Location:
         detected = self.locator.locate(frame_gray)
@@ -103,20 +118,33 @@ class DeviceFollower:
         if refined is None:
             return detected
         aligned = checked_location(
-            detected.source, refined.homography, refined.points_ref_px, refined.points_frame_px,
-            ref_size=self.locator.reference_size, frame_size=(frame_gray.shape[1], frame_gray.shape[0]),
-            checks=self.options.checks, matches=detected.matches,
+            detected.source,
+            refined.homography,
+            refined.points_ref_px,
+            refined.points_frame_px,
+            ref_size=self.locator.reference_size,
+            frame_size=(frame_gray.shape[1], frame_gray.shape[0]),
+            checks=self.options.checks,
+            matches=detected.matches,
         )
         return aligned if aligned.found else detected
 
-    def _smoothed(self, location: Location, frame_gray: ImageArray, timestamp_ms: int) -> Location:
+    def _smoothed(self, location: Location, timestamp_ms: int) -> Location:
         if not self.options.smooth:
             return location
         assert location.corners_frame_px is not None
         corners = self._filter(location.corners_frame_px, timestamp_ms)
-        homography = cv2.getPerspectiveTransform(self._corners_ref.astype(np.float32), corners.astype(np.float32))
+        homography = np.asarray(
+            cv2.getPerspectiveTransform(self._corners_ref.astype(np.float32), corners.astype(np.float32)),
+            dtype=np.float64,
+        )
         return Location(
-            found=True, source=location.source, homography=homography, corners_frame_px=corners,
-            inliers=location.inliers, matches=location.matches,
-            points_ref_px=location.points_ref_px, points_frame_px=location.points_frame_px,
+            found=True,
+            source=location.source,
+            homography=homography,
+            corners_frame_px=corners,
+            inliers=location.inliers,
+            matches=location.matches,
+            points_ref_px=location.points_ref_px,
+            points_frame_px=location.points_frame_px,
         )

@@ -28,14 +28,14 @@ import cv2
 import numpy as np
 
 from vision.geometry import LocationChecks, checked_location, reference_corners
-from vision.types import FloatArray, ImageArray, Location, not_found
+from vision.types import ImageArray, Location, not_found
 
 
 @dataclass(frozen=True)
 class FeatureOptions:
     """Knobs of the feature locator; the defaults are the measured choice (module docstring)."""
 
-    max_features: int = 1500
+    max_features: int = 1000
     ratio: float = 0.85
     ransac_threshold_px: float = 3.0
     ransac_max_iters: int = 2000
@@ -72,16 +72,19 @@ class FeatureLocator:
         height, width = gray.shape
         self.reference_size = (width, height)
         self.corners_ref_px = reference_corners(width, height)
-        self._orb = cv2.ORB_create(self.options.max_features)
+        self._orb = cv2.ORB.create(self.options.max_features)
         # Big references are described at a smaller size (features are then found at the scale
         # the device has in a frame) and the keypoints are scaled back to reference pixels.
         scale = min(1.0, self.options.max_reference_side_px / max(width, height))
-        small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small = (
+            gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        )
         keypoints, descriptors = self._orb.detectAndCompute(small, None)
         if descriptors is None or len(keypoints) < self.options.checks.min_inliers:
             raise ValueError(
                 f"the reference image has too little texture: {len(keypoints)} features "
-                f"(need at least {self.options.checks.min_inliers}); use a sharper, closer photo of the device"
+                f"(need at least {self.options.checks.min_inliers}); "
+                "use a sharper, closer photo of the device"
             )
         self._ref_points = np.array([kp.pt for kp in keypoints], dtype=np.float64) / scale
         self._ref_descriptors = descriptors
@@ -101,7 +104,12 @@ class FeatureLocator:
         src = self._ref_points[[m.queryIdx for m in good]]
         dst = np.array([keypoints[m.trainIdx].pt for m in good], dtype=np.float64)
         homography, mask = cv2.findHomography(
-            src, dst, cv2.USAC_MAGSAC, opts.ransac_threshold_px, maxIters=opts.ransac_max_iters, confidence=0.999
+            src,
+            dst,
+            cv2.USAC_MAGSAC,
+            opts.ransac_threshold_px,
+            maxIters=opts.ransac_max_iters,
+            confidence=0.999,
         )
         if homography is None or mask is None:
             return not_found("features", "no homography fits the matches", matches=len(good))
@@ -109,7 +117,7 @@ class FeatureLocator:
         count = int(inlier.sum())
         return checked_location(
             "features",
-            homography,
+            np.asarray(homography, dtype=np.float64),
             src[inlier],
             dst[inlier],
             matches=len(good),

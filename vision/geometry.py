@@ -20,7 +20,10 @@ from vision.types import FloatArray, Location, LocationSource, not_found
 
 def reference_corners(width: int, height: int) -> FloatArray:
     """TL, TR, BR, BL pixel centres of a ``width`` x ``height`` image (OpenCV convention)."""
-    return np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float64)
+    corners: FloatArray = np.array(
+        [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float64
+    )
+    return corners
 
 
 def project_points(homography: FloatArray, points: FloatArray) -> FloatArray:
@@ -28,7 +31,8 @@ def project_points(homography: FloatArray, points: FloatArray) -> FloatArray:
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 1, 2)
     if len(pts) == 0:
         return np.zeros((0, 2), dtype=np.float64)
-    return cv2.perspectiveTransform(pts, np.asarray(homography, dtype=np.float64)).reshape(-1, 2)
+    mapped = cv2.perspectiveTransform(pts, np.asarray(homography, dtype=np.float64))
+    return np.asarray(mapped, dtype=np.float64).reshape(-1, 2)
 
 
 def points_in_front(homography: FloatArray, points: FloatArray) -> bool:
@@ -72,7 +76,9 @@ class OutlineLimits:
     max_side_ratio: float = 8.0
 
 
-def outline_problem(corners_frame_px: FloatArray, frame_size: tuple[int, int], limits: OutlineLimits) -> str | None:
+def outline_problem(
+    corners_frame_px: FloatArray, frame_size: tuple[int, int], limits: OutlineLimits
+) -> str | None:
     """Why ``corners_frame_px`` (TL, TR, BR, BL) cannot be a device outline, or None if it can."""
     quad = np.asarray(corners_frame_px, dtype=np.float64).reshape(4, 2)
     if not np.all(np.isfinite(quad)):
@@ -94,7 +100,9 @@ def outline_problem(corners_frame_px: FloatArray, frame_size: tuple[int, int], l
     return None
 
 
-def spread_problem(points_ref_px: FloatArray, ref_size: tuple[int, int], min_hull_frac: float, min_cells: int) -> str | None:
+def spread_problem(
+    points_ref_px: FloatArray, ref_size: tuple[int, int], min_hull_frac: float, min_cells: int
+) -> str | None:
     """Why the inliers (reference px) are too clustered to fix a homography, or None.
 
     Inliers bunched in one spot fit many homographies equally well, so the far corners are
@@ -105,7 +113,7 @@ def spread_problem(points_ref_px: FloatArray, ref_size: tuple[int, int], min_hul
     width, height = ref_size
     if len(pts) < 4:
         return f"only {len(pts)} inliers"
-    hull = cv2.convexHull(pts.reshape(-1, 1, 2))
+    hull = np.asarray(cv2.convexHull(pts.reshape(-1, 1, 2)), dtype=np.float64)
     hull_frac = polygon_area(hull.reshape(-1, 2)) / float(width * height)
     if hull_frac < min_hull_frac:
         return f"inliers span {hull_frac:.1%} of the reference (< {min_hull_frac:.0%})"
@@ -129,7 +137,9 @@ class LocationChecks:
 
     def __post_init__(self) -> None:
         if self.min_inliers < 4:
-            raise ValueError(f"min_inliers must be >= 4 (a homography needs 4 points), got {self.min_inliers}")
+            raise ValueError(
+                f"min_inliers must be >= 4 (a homography needs 4 points), got {self.min_inliers}"
+            )
 
 
 def checked_location(
@@ -151,7 +161,10 @@ def checked_location(
         return not_found(source, f"{count} inliers (< {checks.min_inliers})", matches=seen, inliers=count)
     if inlier_ratio < checks.min_inlier_ratio:
         return not_found(
-            source, f"inlier ratio {inlier_ratio:.2f} (< {checks.min_inlier_ratio})", matches=seen, inliers=count
+            source,
+            f"inlier ratio {inlier_ratio:.2f} (< {checks.min_inlier_ratio})",
+            matches=seen,
+            inliers=count,
         )
     h = np.asarray(homography, dtype=np.float64)
     if not np.all(np.isfinite(h)) or abs(h[2, 2]) < 1e-12:
@@ -159,7 +172,9 @@ def checked_location(
     h = h / h[2, 2]
     corners_ref = reference_corners(*ref_size)
     if not points_in_front(h, corners_ref):
-        return not_found(source, "homography folds the reference through infinity", matches=seen, inliers=count)
+        return not_found(
+            source, "homography folds the reference through infinity", matches=seen, inliers=count
+        )
     corners = project_points(h, corners_ref)
     problem = outline_problem(corners, frame_size, checks.outline) or spread_problem(
         points_ref_px, ref_size, checks.min_hull_frac, checks.min_cells

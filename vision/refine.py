@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from vision.geometry import project_points
 from vision.types import FloatArray, ImageArray
+
+LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,29 @@ class Refinement:
     tried: int
 
 
+def track_points(
+    prev_gray: ImageArray, next_gray: ImageArray, points: FloatArray, win_size_px: int, max_level: int
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Pyramidal Lucas-Kanade from ``prev_gray`` to ``next_gray`` with a forward-backward check.
+
+    Returns the moved points and, per point, the forward-backward error in px (inf where the
+    flow failed either way). Following a point there and back and landing elsewhere is the
+    cheapest reliable sign of a wrong match (occlusion, a point on the edge of the device).
+    """
+    start = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 1, 2)
+    win = (win_size_px, win_size_px)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(
+        prev_gray, next_gray, start, start.copy(), winSize=win, maxLevel=max_level, criteria=LK_CRITERIA
+    )
+    back, status_back, _ = cv2.calcOpticalFlowPyrLK(
+        next_gray, prev_gray, moved, moved.copy(), winSize=win, maxLevel=max_level, criteria=LK_CRITERIA
+    )
+    error = np.linalg.norm((np.asarray(back) - start).reshape(-1, 2), axis=1)
+    failed = (np.asarray(status).ravel() != 1) | (np.asarray(status_back).ravel() != 1)
+    error[failed] = np.inf
+    return np.asarray(moved, dtype=np.float64).reshape(-1, 2), error
+
+
 class ReferenceRefiner:
     """Holds the reference's trackable points; stateless per frame, so one per session is enough."""
 
@@ -59,12 +85,15 @@ class ReferenceRefiner:
         height, width = reference_gray.shape
         min_distance = max(4.0, min(width, height) / 40.0)
         corners = cv2.goodFeaturesToTrack(
-            reference_gray, maxCorners=self.options.max_points, qualityLevel=0.01, minDistance=min_distance, blockSize=7
+            reference_gray,
+            maxCorners=self.options.max_points,
+            qualityLevel=0.01,
+            minDistance=min_distance,
+            blockSize=7,
         )
         self.points_ref_px: FloatArray = (
             np.zeros((0, 2)) if corners is None else corners.reshape(-1, 2).astype(np.float64)
         )
-        self._criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 
     def refine(self, frame_gray: ImageArray, homography: FloatArray) -> Refinement | None:
         """Align ``homography`` (reference px -> frame px) to ``frame_gray``; None if too few points agree."""
@@ -81,24 +110,24 @@ class ReferenceRefiner:
         if inside.sum() < opts.min_points:
             return None
         ref_pts = self.points_ref_px[inside]
-        start = predicted[inside].astype(np.float32).reshape(-1, 1, 2)
         warped = cv2.warpPerspective(
-            self.reference_gray, homography, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            self.reference_gray,
+            homography,
+            (width, height),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
         )
-        win = (opts.win_size_px, opts.win_size_px)
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            warped, frame_gray, start, None, winSize=win, maxLevel=opts.max_level, criteria=self._criteria
+        moved, fb_error = track_points(
+            warped, frame_gray, predicted[inside], opts.win_size_px, opts.max_level
         )
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(
-            frame_gray, warped, moved, None, winSize=win, maxLevel=opts.max_level, criteria=self._criteria
-        )
-        fb_error = np.linalg.norm((back - start).reshape(-1, 2), axis=1)
-        ok = (status.ravel() == 1) & (status_back.ravel() == 1) & (fb_error < opts.max_forward_backward_px)
+        ok = fb_error < opts.max_forward_backward_px
         if ok.sum() < opts.min_points:
             return None
         src = ref_pts[ok]
-        dst = moved.reshape(-1, 2)[ok].astype(np.float64)
-        refined, mask = cv2.findHomography(src, dst, cv2.RANSAC, opts.fit_threshold_px, maxIters=500, confidence=0.999)
+        dst = moved[ok]
+        refined, mask = cv2.findHomography(
+            src, dst, cv2.RANSAC, opts.fit_threshold_px, maxIters=500, confidence=0.999
+        )
         if refined is None or mask is None:
             return None
         inlier = mask.ravel().astype(bool)
@@ -108,4 +137,6 @@ class ReferenceRefiner:
         final, _ = cv2.findHomography(src[inlier], dst[inlier], 0)
         if final is None:
             return None
-        return Refinement(final / final[2, 2], src[inlier], dst[inlier], len(ref_pts))
+        return Refinement(
+            np.asarray(final / final[2, 2], dtype=np.float64), src[inlier], dst[inlier], len(ref_pts)
+        )

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from vision.geometry import LocationChecks, checked_location
-from vision.refine import ReferenceRefiner
+from vision.refine import ReferenceRefiner, track_points
 from vision.types import FloatArray, ImageArray, Location, not_found
 
 
@@ -39,7 +39,11 @@ class TrackOptions:
 
 
 class Tracker:
-    """Follows one reference between detections. Not thread-safe; one per session."""
+    """Follows one reference between detections. Not thread-safe; one per session.
+
+    :attr:`aligned` says whether the last tracked frame was aligned with the reference (strong
+    evidence) or rests on frame-to-frame flow only (which can slide onto the background).
+    """
 
     def __init__(
         self, refiner: ReferenceRefiner, ref_size: tuple[int, int], options: TrackOptions | None = None
@@ -47,12 +51,12 @@ class Tracker:
         self.options = options or TrackOptions()
         self._refiner = refiner
         self._ref_size = ref_size
-        self._criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
         self._prev_gray: ImageArray | None = None
         self._points_ref: FloatArray = np.zeros((0, 2))
         self._points_frame: FloatArray = np.zeros((0, 2))
         self._start_count = 0
         self.wants_detection = True
+        self.aligned = False
 
     @property
     def active(self) -> bool:
@@ -97,34 +101,44 @@ class Tracker:
 
     def _follow(self, frame_gray: ImageArray) -> Location:
         opts = self.options
+        self.aligned = False
         assert self._prev_gray is not None
-        start = self._points_frame.astype(np.float32).reshape(-1, 1, 2)
-        win = (opts.win_size_px, opts.win_size_px)
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            self._prev_gray, frame_gray, start, None, winSize=win, maxLevel=opts.max_level, criteria=self._criteria
+        moved, fb_error = track_points(
+            self._prev_gray, frame_gray, self._points_frame, opts.win_size_px, opts.max_level
         )
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(
-            frame_gray, self._prev_gray, moved, None, winSize=win, maxLevel=opts.max_level, criteria=self._criteria
-        )
-        fb_error = np.linalg.norm((back - start).reshape(-1, 2), axis=1)
-        ok = (status.ravel() == 1) & (status_back.ravel() == 1) & (fb_error < opts.max_forward_backward_px)
+        ok = fb_error < opts.max_forward_backward_px
         if ok.sum() < opts.checks.min_inliers:
             return not_found("track", f"{int(ok.sum())} points followed (< {opts.checks.min_inliers})")
         src = self._points_ref[ok]
-        dst = moved.reshape(-1, 2)[ok].astype(np.float64)
-        predicted, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, opts.fit_threshold_px, confidence=0.999)
-        if predicted is None or mask is None:
+        dst = moved[ok]
+        fitted, mask = cv2.findHomography(
+            src, dst, cv2.USAC_MAGSAC, opts.fit_threshold_px, confidence=0.999
+        )
+        if fitted is None or mask is None:
             return not_found("track", "no homography fits the followed points")
+        predicted: FloatArray = np.asarray(fitted, dtype=np.float64)
         inlier = mask.ravel().astype(bool)
         frame_size = (frame_gray.shape[1], frame_gray.shape[0])
         refined = self._refiner.refine(frame_gray, predicted)
         if refined is not None:
+            self.aligned = True
             return checked_location(
-                "track", refined.homography, refined.points_ref_px, refined.points_frame_px,
-                ref_size=self._ref_size, frame_size=frame_size, checks=opts.checks,
+                "track",
+                refined.homography,
+                refined.points_ref_px,
+                refined.points_frame_px,
+                ref_size=self._ref_size,
+                frame_size=frame_size,
+                checks=opts.checks,
             )
         return checked_location(
-            "track", predicted, src[inlier], dst[inlier],
-            ref_size=self._ref_size, frame_size=frame_size, checks=opts.checks,
-            matches=len(src), inlier_ratio=float(inlier.mean()),
+            "track",
+            predicted,
+            src[inlier],
+            dst[inlier],
+            ref_size=self._ref_size,
+            frame_size=frame_size,
+            checks=opts.checks,
+            matches=len(src),
+            inlier_ratio=float(inlier.mean()),
         )

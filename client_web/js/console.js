@@ -6,7 +6,7 @@ import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
 import { renderSessionLink } from './session-link.js';
 import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
 import { endSession, joinExpert } from './signaling.js';
-import { byId, el, makeNotifier } from './ui.js';
+import { byId, el, makeNotifier, sentence } from './ui.js';
 
 const sessionId = idFromPath('/console/');
 const video = /** @type {HTMLVideoElement} */ (byId('remote-video'));
@@ -17,6 +17,8 @@ let sessionInfo = null;
 let customerSeen = false;
 /** @type {Promise<MediaStream|null>|null} */
 let micPromise = null;
+/** The microphone once known: undefined while the browser is still asking, null if there is none. */
+let micStream;
 /** @type {MediaStream|null} */
 let remoteStream = null;
 
@@ -44,12 +46,26 @@ async function openMicrophone() {
   }
 }
 
-/** Tracks for a new peer connection: the microphone (or receive-only audio) and receive-only video. */
-async function addMedia(pc) {
-  const mic = await micPromise;
-  const micTracks = mic ? mic.getAudioTracks().filter((t) => t.readyState === 'live') : [];
-  if (micTracks.length) for (const track of micTracks) pc.addTrack(track, mic);
-  else pc.addTransceiver('audio', { direction: 'recvonly' });
+/**
+ * Tracks for a new peer connection: the microphone and receive-only video. While the browser is
+ * still asking for the microphone, the offer goes out with an empty send-receive audio sender
+ * that gets the microphone when it comes (replaceTrack needs no new offer); with no microphone,
+ * audio is receive-only.
+ */
+function addMedia(pc) {
+  const mic = micStream;
+  const micTrack = mic && mic.getAudioTracks().find((t) => t.readyState === 'live');
+  if (micTrack) {
+    pc.addTrack(micTrack, mic);
+  } else if (mic === undefined) {
+    const audio = pc.addTransceiver('audio', { direction: 'sendrecv' });
+    micPromise.then((stream) => {
+      const track = stream && stream.getAudioTracks()[0];
+      if (track && pc.signalingState !== 'closed') audio.sender.replaceTrack(track).catch(() => {});
+    });
+  } else {
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+  }
   preferVp8(pc.addTransceiver('video', { direction: 'recvonly' }));
   remoteStream = new MediaStream();
   byId('video-placeholder').hidden = false;
@@ -107,7 +123,7 @@ function showEnded(text) {
 function onStatus(live, status, detail) {
   if (status === 'ended') showEnded('The session has ended');
   else if (status === 'replaced') showEnded('This session was opened in another tab');
-  else if (status === 'refused') showEnded((detail && detail.message) || 'The server refused this console.');
+  else if (status === 'refused') showEnded(sentence(detail && detail.message) || 'The server refused this console.');
   else showPresence(live);
   if (status === 'joined') showRecording(byId('recording-badge'), live.state.recordingStatus);
 }
@@ -161,6 +177,7 @@ async function main() {
   showRecording(byId('recording-badge'), (sessionInfo.recording && sessionInfo.recording.status) || 'none');
 
   micPromise = openMicrophone();
+  micPromise.then((stream) => { micStream = stream; });
   const live = new PeerSession({
     makeJoin: () => joinExpert(sessionId),
     addMedia,

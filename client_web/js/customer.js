@@ -5,7 +5,7 @@ import { idFromPath } from './api.js';
 import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
 import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
 import { joinCustomer } from './signaling.js';
-import { byId, makeNotifier } from './ui.js';
+import { byId, makeNotifier, sentence } from './ui.js';
 
 /** Rear camera at 720p where the phone has one; any camera otherwise. */
 const CAMERA_CONSTRAINTS = {
@@ -115,7 +115,7 @@ function showEnded(text) {
 function onStatus(live, status, detail) {
   if (status === 'ended') showEnded('The session has ended. Thank you!');
   else if (status === 'replaced') showEnded('This session was opened in another tab');
-  else if (status === 'refused') showEnded((detail && detail.message) || 'This link cannot be used any more.');
+  else if (status === 'refused') showEnded(sentence(detail && detail.message) || 'This link cannot be used any more.');
   else showPresence(live);
   if (status === 'joined') showRecording(byId('recording-badge'), recordingStatus(live));
 }

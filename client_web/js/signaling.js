@@ -20,6 +20,8 @@ export const CloseCode = Object.freeze({
   REPLACED: 4001,
   SESSION_ENDED: 4002,
   FORBIDDEN: 4003,
+  /** Sent by a page that drops its socket to rejoin at once: the server shows "reconnecting", not "left". */
+  RECONNECTING: 4000,
 });
 
 /** Close codes after which reconnecting cannot help. */
@@ -28,7 +30,7 @@ const FINAL_CLOSE_CODES = new Set([CloseCode.REPLACED, CloseCode.SESSION_ENDED, 
 const FINAL_MESSAGES = new Set(['replaced', 'session_ended']);
 /** Error codes sent in answer to a join that no retry will fix. */
 export const FATAL_JOIN_ERRORS = new Set([
-  'bad_token', 'token_expired', 'token_mismatch', 'session_ended', 'forbidden',
+  'bad_token', 'token_expired', 'token_mismatch', 'session_ended', 'forbidden', 'unauthorized', 'not_found',
 ]);
 
 // --- client message constructors -------------------------------------------------------
@@ -180,8 +182,9 @@ export class SignalingClient {
    */
   reconnect() {
     if (this.stopped) return;
-    this.dropSocket(1000, 'reconnecting');
-    this.emit('close', { code: 1000, reason: 'reconnecting', reconnecting: true });
+    // Not 1000/1001: the server takes those to mean the participant left for good.
+    this.dropSocket(CloseCode.RECONNECTING, 'reconnecting');
+    this.emit('close', { code: CloseCode.RECONNECTING, reason: 'reconnecting', reconnecting: true });
     this.scheduleReconnect();
   }
 

@@ -69,13 +69,22 @@ export function formatDuration(seconds) {
 }
 
 /**
+ * Text as a sentence: first letter capitalised (server messages start in lower case).
+ * @param {string} text
+ */
+export function sentence(text) {
+  const value = String(text || '');
+  return value.charAt(0).toUpperCase() + value.slice(1);
+}
+
+/**
  * A notice area that shows short, non-blocking messages (newest first, each fades after a while).
  * @param {HTMLElement} area an element with role="status" or aria-live
  * @param {number} [keepMs] how long a notice stays
  */
 export function makeNotifier(area, keepMs = 8000) {
   return function notify(text, kind = 'error') {
-    const item = el('p', { className: `notice notice-${kind}` }, text);
+    const item = el('p', { className: `notice notice-${kind}` }, sentence(text));
     area.prepend(item);
     while (area.children.length > 3) area.lastElementChild.remove();
     setTimeout(() => item.remove(), keepMs);

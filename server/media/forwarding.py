@@ -68,6 +68,9 @@ class LatestFrame:
         self._lock = threading.Lock()
         self._frame: DecodedFrame | None = None
         self._sequence = 0
+        # Decoding costs about as much as forwarding itself, so it runs only while someone
+        # (the vision worker) wants the pictures.
+        self.wanted = threading.Event()
 
     def put(self, frame: av.VideoFrame, timestamp_ms: int) -> None:
         with self._lock:
@@ -122,7 +125,7 @@ class EncodedFrameTap:
         packet.dts = encoded_frame.timestamp
         packet.time_base = self.time_base
         packet.is_keyframe = is_keyframe(self.codec_name, encoded_frame.data)
-        if self._vision_decoder is not None and self.latest is not None:
+        if self._vision_decoder is not None and self.latest is not None and self.latest.wanted.is_set():
             try:
                 for frame in self._vision_decoder.decode(encoded_frame):
                     self.latest.put(frame, int(encoded_frame.timestamp * 1000 * self.time_base))
@@ -209,7 +212,8 @@ def redirect_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None]
 
 
 class PacketTrack(MediaStreamTrack):
-    """A local track that sends on the encoded packets pushed into it.
+    """A local track that sends on the encoded packets pushed into it (or, for the
+    benchmark's re-encoding baseline, decoded frames, which aiortc then encodes).
 
     Its queue is bounded: if the sender falls behind, the oldest packets are dropped (and
     for video a keyframe is requested through ``on_drop``) rather than building up delay.
@@ -218,14 +222,14 @@ class PacketTrack(MediaStreamTrack):
     def __init__(self, kind: str, maxsize: int = 120, on_drop: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.kind = kind
-        self._queue: asyncio.Queue[av.Packet] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[av.Packet | av.VideoFrame] = asyncio.Queue(maxsize)
         self._on_drop = on_drop
         self.dropped = 0
         self._last_in: int | None = None
         self._last_out = 0
         self._offset = 0
 
-    def push(self, packet: av.Packet) -> None:
+    def push(self, packet: av.Packet | av.VideoFrame) -> None:
         """Queue a packet to send; its timestamp is rebased so the outgoing stream never jumps
         back when the source changes (a customer who reconnects starts a new RTP clock)."""
         if self.readyState != "live":
@@ -235,7 +239,9 @@ class PacketTrack(MediaStreamTrack):
         if self._last_in is not None and not 0 <= packet.pts - self._last_in <= 100 * step:
             self._offset = self._last_out + step - packet.pts
         self._last_in = packet.pts
-        packet.pts = packet.dts = packet.pts + self._offset
+        packet.pts = packet.pts + self._offset
+        if isinstance(packet, av.Packet):
+            packet.dts = packet.pts
         self._last_out = packet.pts
         if self._queue.full():
             self._queue.get_nowait()
@@ -244,5 +250,5 @@ class PacketTrack(MediaStreamTrack):
                 self._on_drop()
         self._queue.put_nowait(packet)
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
         return await self._queue.get()

@@ -60,6 +60,7 @@ class SessionMedia:
         session_id: str,
         ice_servers: tuple[IceServerConfig, ...],
         on_connection_state: Callable[[Role, str, str], None] | None = None,
+        reencode_video: bool = False,
     ) -> None:
         self.session_id = session_id
         self.ice_servers = ice_servers
@@ -69,6 +70,8 @@ class SessionMedia:
         self._on_connection_state = on_connection_state
         self._keyframes: KeyframeRequester | None = None
         self.packets_forwarded = 0
+        # The benchmark's baseline: aiortc decodes the customer's video and encodes it again.
+        self.reencode_video = reencode_video
 
     # --- signaling -----------------------------------------------------------------------
 
@@ -81,7 +84,8 @@ class SessionMedia:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            forward_track(track, self.latest_frame if role == "customer" and track.kind == "video" else None)
+            if not (self.reencode_video and track.kind == "video"):
+                forward_track(track, self.latest_frame if role == "customer" and track.kind == "video" else None)
             leg.pumps.append(asyncio.ensure_future(self._pump(leg, track)))
 
         @pc.on("connectionstatechange")
@@ -134,6 +138,14 @@ class SessionMedia:
         if self._keyframes is not None:
             self._keyframes.request()
 
+    def decode_for_vision(self, enabled: bool) -> None:
+        """Start (at the next keyframe, asked for now) or stop decoding pictures into ``latest_frame``."""
+        if enabled and not self.latest_frame.wanted.is_set():
+            self.latest_frame.wanted.set()
+            self.request_keyframe()
+        elif not enabled:
+            self.latest_frame.wanted.clear()
+
     def start_recording(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.request_keyframe()
@@ -146,11 +158,13 @@ class SessionMedia:
                 packet = await track.recv()
             except MediaStreamError:
                 return
-            if not isinstance(packet, av.Packet):
+            if isinstance(packet, av.VideoFrame) and self.reencode_video:
+                self.latest_frame.put(packet, int(packet.time * 1000) if packet.time is not None else 0)
+            elif not isinstance(packet, av.Packet):
                 continue
             self._fan_out(leg.role, kind, packet)
 
-    def _fan_out(self, role: Role, kind: str, packet: av.Packet) -> None:
+    def _fan_out(self, role: Role, kind: str, packet: av.Packet | av.VideoFrame) -> None:
         track_name: TrackName
         if role == "customer":
             track_name = "video" if kind == "video" else "customer_audio"
@@ -160,7 +174,7 @@ class SessionMedia:
                 return
             track_name = "expert_audio"
             target = self.legs["customer"]
-        if self.recorder is not None:
+        if self.recorder is not None and isinstance(packet, av.Packet):
             self.recorder.write(track_name, packet)
         if target is not None and kind in target.outgoing:
             target.outgoing[kind].push(packet)

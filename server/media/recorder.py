@@ -1,7 +1,9 @@
 """Record a session by muxing the received packets into Matroska/WebM, with no re-encoding.
 
 Packets arrive on the event loop and are handed to one writer thread through a bounded
-queue (muxing is I/O and must not stall RTP). The file is flushed as it goes, in clusters
+buffer (muxing is I/O and must not stall RTP); the thread wakes every ``WRITE_INTERVAL_S``
+rather than per packet, since waking a thread for each of ~100 packets a second costs more
+CPU than the muxing itself. The file is flushed as it goes, in clusters
 of about a second, so a ``kill -9`` leaves a file that plays up to its last second or so
 (DESIGN.md: aiortc's MediaRecorder to MP4 left an unreadable file). The file is opened at
 the first video keyframe (a WebM must start on one; a keyframe is asked for when recording
@@ -16,7 +18,6 @@ the same timeline.
 from __future__ import annotations
 
 import logging
-import queue
 import struct
 import threading
 import time
@@ -34,6 +35,7 @@ TrackName = Literal["video", "customer_audio", "expert_audio"]
 AUDIO_TRACKS: tuple[TrackName, ...] = ("customer_audio", "expert_audio")
 MS = Fraction(1, 1000)
 QUEUE_PACKETS = 2000  # about 20 s of one session's packets
+WRITE_INTERVAL_S = 0.2
 EARLY_AUDIO_PACKETS = 500  # audio kept while waiting for the first video keyframe
 REANCHOR_AFTER_MS = 1000  # a source whose RTP time and arrival time drift apart by more is re-anchored
 # https://datatracker.ietf.org/doc/html/rfc7845#section-5.1 (version 1, 2 channels, 312 samples pre-skip, 48 kHz)
@@ -89,7 +91,8 @@ class Recorder:
         self.started_at = time.monotonic()
         self.dropped = 0
         self.last_ms = 0
-        self._queue: queue.Queue[MediaSample | None] = queue.Queue(QUEUE_PACKETS)
+        self._pending: deque[MediaSample] = deque()  # appended on the loop, drained by the thread
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"recorder-{path.parent.name}", daemon=True)
         self._clocks: dict[TrackName, SourceClock] = {}
         self._container: av.container.OutputContainer | None = None
@@ -103,14 +106,13 @@ class Recorder:
     def write(self, track: TrackName, packet: av.Packet) -> bool:
         """Queue a received packet; never blocks. False if it had to be dropped (queue full)."""
         assert packet.pts is not None and packet.time_base is not None
-        sample = MediaSample(track, bytes(packet), packet.pts, packet.time_base, packet.is_keyframe, self.elapsed_ms())
-        try:
-            self._queue.put_nowait(sample)
-        except queue.Full:
+        if len(self._pending) >= QUEUE_PACKETS or self._closing.is_set():
             self.dropped += 1
             if self.dropped % 100 == 1:
                 logger.warning("recorder %s is behind: %d packets dropped", self.path, self.dropped)
             return False
+        sample = MediaSample(track, bytes(packet), packet.pts, packet.time_base, packet.is_keyframe, self.elapsed_ms())
+        self._pending.append(sample)
         return True
 
     @property
@@ -119,18 +121,22 @@ class Recorder:
 
     def close(self) -> float:
         """Finish the file (blocking: call it from a worker thread). Returns the duration in s."""
-        self._queue.put(None)
+        self._closing.set()
         self._thread.join()
         return self.last_ms / 1000
 
     def _run(self) -> None:
         try:
-            while (sample := self._queue.get()) is not None:
-                self._write_sample(sample)
+            while True:
+                closing = self._closing.wait(WRITE_INTERVAL_S)
+                while self._pending:
+                    self._write_sample(self._pending.popleft())
+                if closing:
+                    return
         except Exception:
             logger.exception("recorder %s failed; the file keeps what was written", self.path)
-            while self._queue.get() is not None:  # keep draining so writers never block
-                pass
+            self._closing.set()  # refuse further packets
+            self._pending.clear()
         finally:
             if self._container is not None:
                 self._container.close()

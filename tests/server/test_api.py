@@ -11,10 +11,12 @@ import pytest
 import segno
 from starlette.testclient import TestClient
 
-from server.api import MAX_BODY_BYTES, slug
+from server import auth
+from server.api import slug
 from server.app import create_app
+from server.bodies import MAX_BODY_BYTES
 from server.config import Settings
-from server.db import RepairSession, utcnow
+from server.db import RepairSession, User, utcnow
 from server.storage import recording_files
 
 from .conftest import add_user
@@ -74,6 +76,12 @@ def test_api_login_with_a_wrong_password_or_unknown_user_is_401(app, client: Tes
     assert client.get("/api/me").status_code == 401
 
 
+def test_spaces_around_a_password_are_part_of_it(app, client: TestClient) -> None:
+    auth.create_user(app.state.db, "sam", "expert", "  spaced out  ")
+    for password, status in (("spaced out", 401), ("  spaced out  ", 200)):
+        assert client.post("/api/login", json={"username": "sam", "password": password}).status_code == status
+
+
 def test_form_login_redirects_to_next_and_wrong_password_to_error(app, client: TestClient) -> None:
     password = add_user(app, "erin", "expert")
     wrong = client.post("/login", data={"username": "erin", "password": "nope"}, follow_redirects=False)
@@ -81,7 +89,9 @@ def test_form_login_redirects_to_next_and_wrong_password_to_error(app, client: T
     assert client.get("/api/me").status_code == 401
 
     ok = client.post(
-        "/login", data={"username": "erin", "password": password, "next": "/cases/abc"}, follow_redirects=False
+        "/login",
+        data={"username": "erin", "password": password, "next": "/cases/abc"},
+        follow_redirects=False,
     )
     assert ok.status_code == 303 and ok.headers["location"] == "/cases/abc"
     assert client.get("/api/me").json()["username"] == "erin"
@@ -137,8 +147,12 @@ def test_staff_routes_need_credentials(client: TestClient, existing, method: str
 
 
 @pytest.mark.parametrize(("method", "path"), STAFF_ROUTES)
-def test_a_customer_link_is_refused_on_staff_routes(client: TestClient, existing, method: str, path: str) -> None:
-    response = client.request(method, path.format(**existing), json={"title": "x"}, headers=bearer(existing["token"]))
+def test_a_customer_link_is_refused_on_staff_routes(
+    client: TestClient, existing, method: str, path: str
+) -> None:
+    response = client.request(
+        method, path.format(**existing), json={"title": "x"}, headers=bearer(existing["token"])
+    )
     assert response.status_code == 403
     assert error_of(response)["message"].startswith("a customer link cannot be used here")
 
@@ -159,7 +173,9 @@ def test_an_api_token_works_without_a_cookie(client: TestClient, admin_token: st
     assert client.get("/api/cases").status_code == 401  # the token is not a cookie
 
 
-def test_a_trainer_reads_but_cannot_create_or_change(expert_client: TestClient, trainer_client: TestClient) -> None:
+def test_a_trainer_reads_but_cannot_create_or_change(
+    expert_client: TestClient, trainer_client: TestClient
+) -> None:
     case = make_case(expert_client)
     session = make_session(expert_client, case["id"])
     assert trainer_client.get("/api/cases").status_code == 200
@@ -180,8 +196,6 @@ def test_a_trainer_reads_but_cannot_create_or_change(expert_client: TestClient, 
 
 
 def test_a_cookie_of_a_deleted_user_is_401(app, expert_client: TestClient) -> None:
-    from server.db import User
-
     with app.state.db.session() as s:
         s.delete(s.query(User).filter_by(username="erin").one())
     assert expert_client.get("/api/cases").status_code == 401
@@ -278,7 +292,9 @@ def test_a_streamed_body_over_1_mib_without_content_length_is_413(expert_client:
             yield b"a" * 65536
         yield b'"}'
 
-    response = expert_client.post("/api/cases", content=chunks(), headers={"Content-Type": "application/json"})
+    response = expert_client.post(
+        "/api/cases", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert expert_client.get("/api/cases").json()["cases"] == []
 
@@ -291,7 +307,9 @@ def test_a_body_just_under_the_limit_is_accepted_when_valid(expert_client: TestC
 
 def test_patch_a_case_and_close_it_with_an_outcome(expert_client: TestClient) -> None:
     case = make_case(expert_client)
-    response = expert_client.patch(f"/api/cases/{case['id']}", json={"notes": "cable was loose", "title": "Boiler"})
+    response = expert_client.patch(
+        f"/api/cases/{case['id']}", json={"notes": "cable was loose", "title": "Boiler"}
+    )
     assert response.status_code == 200
     assert response.json()["notes"] == "cable was loose" and response.json()["title"] == "Boiler"
 
@@ -300,7 +318,9 @@ def test_patch_a_case_and_close_it_with_an_outcome(expert_client: TestClient) ->
     assert error_of(no_outcome)["message"].startswith("outcome:")
     assert expert_client.get(f"/api/cases/{case['id']}").json()["status"] == "open"
 
-    closed = expert_client.patch(f"/api/cases/{case['id']}", json={"status": "closed", "outcome": "no_fault_found"})
+    closed = expert_client.patch(
+        f"/api/cases/{case['id']}", json={"status": "closed", "outcome": "no_fault_found"}
+    )
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed" and closed.json()["outcome"] == "no_fault_found"
 
@@ -355,7 +375,12 @@ def test_a_new_session_has_links_expiry_and_presence(expert_client: TestClient, 
     assert session["state"] == "created" and session["consent"] is None
     assert session["started_at"] is None and session["ended_at"] is None and session["end_reason"] is None
     assert set(session["participants"]) == {"customer", "expert"}
-    assert session["recording"] == {"status": "none", "duration_s": None, "media_url": None, "events_url": None}
+    assert session["recording"] == {
+        "status": "none",
+        "duration_s": None,
+        "media_url": None,
+        "events_url": None,
+    }
     assert session["expires_at"] > session["created_at"]
     assert expert_client.get(f"/api/sessions/{session['id']}").json()["id"] == session["id"]
 
@@ -386,7 +411,9 @@ def test_no_session_on_a_closed_case(expert_client: TestClient) -> None:
 
 def test_ending_a_session_nobody_joined(expert_client: TestClient) -> None:
     session = make_session(expert_client, make_case(expert_client)["id"])
-    response = expert_client.post(f"/api/sessions/{session['id']}/end", json={"reason": "customer called back"})
+    response = expert_client.post(
+        f"/api/sessions/{session['id']}/end", json={"reason": "customer called back"}
+    )
     assert response.status_code == 200
     ended = response.json()
     assert ended["state"] == "ended" and ended["end_reason"] == "customer called back"
@@ -432,7 +459,9 @@ def test_expires_at_follows_the_link_ttl(app, expert_client: TestClient, setting
 # --- recordings and QR codes ------------------------------------------------------------------------
 
 
-def test_recording_download_with_range_and_filename(app, expert_client: TestClient, settings: Settings) -> None:
+def test_recording_download_with_range_and_filename(
+    app, expert_client: TestClient, settings: Settings
+) -> None:
     case = make_case(expert_client, title="Pump P-3 won't start!")
     session = make_session(expert_client, case["id"])
     files = recording_files(settings.recordings_dir, session["id"])

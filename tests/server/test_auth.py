@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from server import auth
-from server.db import ApiToken, Database, RepairSession, User
+from server.db import ApiToken, Case, Database, RepairSession, User, utcnow
 from server.errors import ApiError
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database.in_data_dir(tmp_path)
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database.in_data_dir(tmp_path)
+    yield database
+    database.close()
 
 
 def test_passwords_are_stored_as_argon2_hashes(db: Database) -> None:
@@ -49,7 +53,9 @@ def test_a_username_is_taken_once(db: Database) -> None:
         ("erin", "expert", "short", "at least 8"),
     ],
 )
-def test_bad_account_details_are_refused(db: Database, username: str, role: str, password: str, message: str) -> None:
+def test_bad_account_details_are_refused(
+    db: Database, username: str, role: str, password: str, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         auth.create_user(db, username, role, password)
     assert db.count_users() == 0
@@ -80,10 +86,6 @@ def test_api_tokens_are_stored_hashed_and_resolve_to_their_user(db: Database) ->
 
 
 def test_a_customer_link_token_resolves_to_a_customer_of_one_session(db: Database) -> None:
-    from datetime import timedelta
-
-    from server.db import Case, utcnow
-
     with db.session() as s:
         case = Case(title="x")
         s.add(case)

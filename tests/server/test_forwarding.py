@@ -26,6 +26,7 @@ def clip_frames() -> list[np.ndarray]:
 
 async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames: list[np.ndarray]) -> None:
     media = SessionMedia("loopback", ice_servers=())
+    media.decode_for_vision(True)
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
     try:
@@ -50,7 +51,7 @@ async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames
         assert encoder.codec is None, "the server re-encoded the customer's video"
         assert media.packets_forwarded > 30
 
-        # And one decoded copy was kept for vision.
+        # And one decoded copy was kept for vision (asked for above).
         latest = media.latest_frame.peek()
         assert latest is not None and latest.frame.width == 640 and latest.sequence >= 30
     finally:
@@ -64,10 +65,22 @@ async def test_a_late_expert_gets_a_keyframe_at_once(clip_frames: list[np.ndarra
     media = SessionMedia("late", ice_servers=())
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     try:
-        await wait_for(lambda: (media.latest_frame.peek() or None) is not None, 10, "the customer's video")
+        await wait_for(lambda: media.packets_forwarded == 0 and customer.video_out is not None
+                       and customer.video_out.count > 60, 10, "two seconds of the customer's video")
+        # Count the keyframe requests (PLIs) that reach the phone's video sender.
+        phone_sender = next(t.sender for t in customer.pc.getTransceivers() if t.kind == "video")
+        requests = [0]
+        original = phone_sender._send_keyframe
+
+        def counting_send_keyframe() -> None:
+            requests[0] += 1
+            original()
+
+        phone_sender._send_keyframe = counting_send_keyframe  # type: ignore[method-assign]
         expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
         try:
             await wait_for(lambda: len(expert.received.arrivals) >= 5, 8, "frames at the late expert")
+            assert requests[0] >= 1, "the expert's keyframe request never reached the phone"
         finally:
             await expert.close()
     finally:

@@ -1,0 +1,123 @@
+"""Real-browser end-to-end fixtures: a server process, a fake-camera clip and headless Chromium.
+
+Chromium is Debian's (``/usr/bin/chromium``, installed by ``scripts/install.sh --test``), driven
+by the ``playwright`` package; Playwright's own browser download is never used. The customer's
+camera is a ``.y4m`` clip made by ``tests/clipgen.py`` (the circuit board moving in perspective,
+each frame carrying its number in its pixels); Chromium loops it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.clipgen import DATA_DIR, FakeCamera, load_image, write_clip
+from tests.server_process import REPO, ServerProcess, cli, start_server
+
+CHROMIUM = "/usr/bin/chromium"
+EXPERT_USER, EXPERT_PASSWORD = "erin", "a long expert password"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass(frozen=True)
+class Clip:
+    y4m: Path
+    frames_bgr: list[np.ndarray]
+    truth: dict  # type: ignore[type-arg]
+
+
+@pytest.fixture(scope="session")
+def board_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    out = tmp_path_factory.mktemp("clip") / "board.y4m"
+    camera = FakeCamera(load_image(DATA_DIR / "board.jpg"), load_image(DATA_DIR / "leuvenA.jpg"),
+                        num_frames=150, frame_code=True)
+    json_path = write_clip(camera, out)
+    frames = [f.bgr for f in camera.frames()]
+    return Clip(out.resolve(), frames, json.loads(json_path.read_text()))
+
+
+@dataclass
+class RunningServer:
+    process: ServerProcess
+    data_dir: Path
+    api_token: str
+
+    @property
+    def base_url(self) -> str:
+        return self.process.base_url
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    data_dir = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "user", "add", EXPERT_USER, "--role", "expert", "--password-stdin",
+         "--data-dir", str(data_dir)],
+        input=EXPERT_PASSWORD, text=True, cwd=REPO, check=True, capture_output=True,
+    )
+    token = cli(data_dir, "token", "create", "--user", EXPERT_USER).strip()
+    process = start_server(data_dir)
+    try:
+        yield RunningServer(process, data_dir, token)
+    finally:
+        process.stop()
+        if process.process.returncode not in (0, -15):
+            print(process.log())
+
+
+def chromium_args(camera_clip: Path) -> list[str]:
+    return [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_clip}",
+        "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
+    ]
+
+
+@pytest.fixture
+def browser(board_clip: Clip) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install.sh --test (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=chromium_args(board_clip.y4m))
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+VIDEO_PIXELS_JS = """(testid) => {
+  const video = document.querySelector(`[data-testid="${testid}"]`);
+  if (!video || !video.videoWidth) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  return canvas.toDataURL('image/png');
+}"""
+
+
+def grab_video_frame(page: object, testid: str) -> np.ndarray | None:
+    """The picture a person sees in a <video>, at its intrinsic size, as BGR."""
+    data_url = page.evaluate(VIDEO_PIXELS_JS, testid)  # type: ignore[attr-defined]
+    if not data_url:
+        return None
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
