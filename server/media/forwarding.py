@@ -4,13 +4,13 @@ aiortc has no public API for this, so this module is the one place that relies o
 internals (aiortc is pinned exactly in pyproject.toml; ``tests/server/test_forwarding.py``
 fails loudly if an upgrade changes them):
 
-* ``aiortc.rtcrtpreceiver.decoder_worker(loop, input_q, output_q, decode_error)`` is the thread
-  each ``RTCRtpReceiver`` starts in ``receive()``; it asks the module-level ``get_decoder`` for
-  a decoder and puts what ``decode()`` returns on the remote track's queue (``output_q``).
-  :func:`install` swaps in a worker that, for the tracks registered with :func:`forward_track`,
-  uses an :class:`EncodedFrameTap` instead: its ``decode()`` returns the encoded frame as an
-  ``av.Packet`` (so ``track.recv()`` yields packets), and for video it also decodes the frame
-  once, in that same thread, to keep the newest picture for vision.
+* Each ``RTCRtpReceiver`` hands every reassembled frame, on the event loop, to
+  ``self.__decoder_queue.put((codec, encoded_frame))``; a thread started in ``receive()``
+  decodes it and puts the pictures on the remote track's queue (``track._queue``).
+  :func:`forward_receiver` swaps that queue for an :class:`InlineForwarder` (before
+  ``receive()`` runs) whose ``put`` turns the frame into an ``av.Packet`` and hands it on at
+  once, on the event loop: no thread hop, no decoding, no queue (each hop costs more CPU than
+  forwarding the packet). Video frames are also offered to a :class:`VisionDecoder`.
 * ``RTCRtpSender._next_encoded_frame`` packetises anything that is not an ``av.Frame`` with the
   encoder's ``pack()`` (what ``MediaPlayer(decode=False)`` relies on): a track whose ``recv()``
   returns these packets is sent on as it came.
@@ -19,7 +19,7 @@ fails loudly if an upgrade changes them):
   expert waits up to 100 s for a VP8 keyframe.
 * ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` asks the original sender for a keyframe.
 
-Tracks that were not registered keep aiortc's own decoding, so client peers in the same
+Receivers that were not swapped keep aiortc's own decoding, so client peers in the same
 process (tests, benchmarks) are unaffected.
 """
 
@@ -27,59 +27,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender, rtcrtpreceiver
-from aiortc.codecs import get_decoder
+from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .vision_frames import VisionDecoder
 
 logger = logging.getLogger(__name__)
 
 # When the source of a forwarded stream changes, the outgoing timestamps continue this much later.
 SOURCE_CHANGE_STEP_S = Fraction(1, 30)
-
-
-@dataclass(frozen=True)
-class DecodedFrame:
-    """The newest picture decoded from a forwarded video track."""
-
-    frame: av.VideoFrame
-    timestamp_ms: int  # media time: RTP timestamp converted to ms
-    received_at: float  # time.monotonic() when it was decoded
-    sequence: int  # counts decoded frames; a consumer skips what it has seen
-
-
-class LatestFrame:
-    """A one-slot mailbox: the decoder thread overwrites, the vision worker takes the newest.
-
-    Never a queue: a slow consumer must skip frames, not build up delay (DESIGN.md measured
-    13 s of lag and 360 MB with an in-order queue and a 60 ms vision step).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frame: DecodedFrame | None = None
-        self._sequence = 0
-        # Decoding costs about as much as forwarding itself, so it runs only while someone
-        # (the vision worker) wants the pictures.
-        self.wanted = threading.Event()
-
-    def put(self, frame: av.VideoFrame, timestamp_ms: int) -> None:
-        with self._lock:
-            self._sequence += 1
-            self._frame = DecodedFrame(frame, timestamp_ms, time.monotonic(), self._sequence)
-
-    def peek(self) -> DecodedFrame | None:
-        with self._lock:
-            return self._frame
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -106,82 +72,54 @@ def is_keyframe(codec_name: str, data: bytes) -> bool:
     return True  # audio: every packet stands alone
 
 
-class EncodedFrameTap:
-    """Stands in for a decoder: each encoded frame comes out as an ``av.Packet``.
+class InlineForwarder:
+    """Stands in for a receiver's decoder queue (see the module docstring).
 
-    With ``latest`` set (video), the frame is also decoded with aiortc's real decoder and
-    the picture is kept in ``latest``; a decode error there never stops forwarding.
+    ``put`` runs on the event loop, called by the receiver for each reassembled frame, and
+    by the receiver's ``__stop_decoder`` with ``None``. ``get`` is what aiortc's decoder
+    thread waits on: it blocks until the stop, then lets that thread end the track as usual.
     """
 
-    def __init__(self, codec: RTCRtpCodecParameters, latest: LatestFrame | None) -> None:
-        self.codec_name = codec.name
-        self.time_base = Fraction(1, codec.clockRate)
-        self.latest = latest
-        self._vision_decoder = get_decoder(codec) if latest is not None else None
+    def __init__(self, on_packet: Callable[[av.Packet], None], vision: VisionDecoder | None) -> None:
+        self.on_packet = on_packet
+        self.vision = vision
+        self._stopped = threading.Event()
+        self.frames = 0
 
-    def decode(self, encoded_frame: Any) -> list[av.Packet]:
-        packet = av.Packet(encoded_frame.data)
-        packet.pts = encoded_frame.timestamp
-        packet.dts = encoded_frame.timestamp
-        packet.time_base = self.time_base
-        packet.is_keyframe = is_keyframe(self.codec_name, encoded_frame.data)
-        if self._vision_decoder is not None and self.latest is not None and self.latest.wanted.is_set():
-            try:
-                for frame in self._vision_decoder.decode(encoded_frame):
-                    self.latest.put(frame, int(encoded_frame.timestamp * 1000 * self.time_base))
-            except av.FFmpegError as exc:
-                logger.debug("vision decode failed (forwarding goes on): %s", exc)
-        return [packet]
-
-
-# Remote-track queue -> the LatestFrame for its pictures (None for audio or no vision).
-_forwarded: weakref.WeakKeyDictionary[asyncio.Queue[Any], LatestFrame | None] = weakref.WeakKeyDictionary()
-_original_worker: Callable[..., None] | None = None
-
-
-def _worker(
-    loop: asyncio.AbstractEventLoop, input_q: Any, output_q: asyncio.Queue[Any], decode_error: threading.Event
-) -> None:
-    if output_q not in _forwarded:
-        assert _original_worker is not None
-        _original_worker(loop, input_q, output_q, decode_error)
-        return
-    latest = _forwarded[output_q]
-    tap: EncodedFrameTap | None = None
-    while True:
-        task = input_q.get()
+    def put(self, task: tuple[RTCRtpCodecParameters, Any] | None) -> None:
         if task is None:
-            asyncio.run_coroutine_threadsafe(output_q.put(None), loop)
+            self._stopped.set()
             return
         codec, encoded_frame = task
-        if tap is None or tap.codec_name != codec.name:
-            tap = EncodedFrameTap(codec, latest if codec.mimeType.startswith("video/") else None)
-        for packet in tap.decode(encoded_frame):
-            asyncio.run_coroutine_threadsafe(output_q.put(packet), loop)
+        keyframe = is_keyframe(codec.name, encoded_frame.data)
+        packet = av.Packet(encoded_frame.data)
+        packet.pts = packet.dts = encoded_frame.timestamp
+        packet.time_base = Fraction(1, codec.clockRate)
+        packet.is_keyframe = keyframe
+        self.frames += 1
+        self.on_packet(packet)
+        if self.vision is not None:
+            self.vision.submit(codec, encoded_frame, keyframe)
+
+    def get(self) -> None:
+        self._stopped.wait()
+        return None
 
 
-def install() -> None:
-    """Swap in the forwarding decoder worker (idempotent). Call before any receiver starts."""
-    global _original_worker
-    if _original_worker is not None:
-        return
-    if not hasattr(rtcrtpreceiver, "decoder_worker") or not hasattr(RTCRtpSender, "_send_keyframe"):
-        raise RuntimeError("this aiortc version lacks the internals forwarding relies on; pin aiortc==1.16.0")
-    _original_worker = rtcrtpreceiver.decoder_worker
-    rtcrtpreceiver.decoder_worker = _worker
+def forward_receiver(
+    receiver: RTCRtpReceiver, on_packet: Callable[[av.Packet], None], vision: VisionDecoder | None = None
+) -> InlineForwarder:
+    """Hand each frame the receiver gets to ``on_packet`` as an encoded ``av.Packet``.
 
-
-def forward_track(track: MediaStreamTrack, latest: LatestFrame | None = None) -> None:
-    """Make a remote track yield encoded ``av.Packet``s; call it in the ``track`` event handler.
-
-    The ``track`` event fires in ``setRemoteDescription``, before the receiver starts its
-    decoder thread, so registering here is always in time.
+    Call it in the ``track`` event handler: that event fires in ``setRemoteDescription``,
+    before the receiver starts its decoder thread in ``receive()``, so the swap is in time.
+    The remote track itself then yields nothing until it ends.
     """
-    install()
-    queue = getattr(track, "_queue", None)
-    if not isinstance(queue, asyncio.Queue):
-        raise RuntimeError("remote track has no _queue: aiortc internals changed; pin aiortc==1.16.0")
-    _forwarded[queue] = latest
+    if not isinstance(getattr(receiver, _DECODER_QUEUE, None), queue.Queue):
+        raise RuntimeError("aiortc internals changed (RTCRtpReceiver.__decoder_queue); pin aiortc==1.16.0")
+    forwarder = InlineForwarder(on_packet, vision)
+    setattr(receiver, _DECODER_QUEUE, forwarder)
+    return forwarder
 
 
 def remote_ssrc(receiver: RTCRtpReceiver) -> int | None:

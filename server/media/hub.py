@@ -1,15 +1,15 @@
 r"""One session's media: the customer's and the expert's peer connections, and what flows between them.
 
 ```
-customer pc --video packets--> pump --> expert pc (forwarded as received, VP8)
+customer pc --video packets--> fan out --> expert pc (forwarded as received, VP8)
             \                      \--> recorder ("video")
-             \                      (decoded once in the receiver thread -> latest_frame, for vision)
-             --audio packets--> pump --> expert pc, recorder ("customer_audio")
-expert pc ----audio packets--> pump --> customer pc, recorder ("expert_audio")
+             \                      (decoded once, on a side thread, into latest_frame, for vision)
+             --audio packets--> fan out --> expert pc, recorder ("customer_audio")
+expert pc ----audio packets--> fan out --> customer pc, recorder ("expert_audio")
 ```
 
-One pump task per remote track always drains it (aiortc's track queue has no bound) and
-fans each packet out to bounded queues. A keyframe request from the expert, or a drop on
+Each received frame is fanned out on the event loop, as the receiver reassembles it, to
+bounded queues (see ``forwarding.py``: no thread hop, no unbounded track queue). A keyframe request from the expert, or a drop on
 the way to the expert, goes to the phone as a PLI. Each role has at most one peer
 connection; a newer one replaces it (aiortc cannot restart ICE, so reconnecting means a new
 peer connection).
@@ -28,9 +28,10 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..config import IceServerConfig
-from .forwarding import KeyframeRequester, LatestFrame, PacketTrack, forward_track, redirect_keyframe_requests
+from .forwarding import KeyframeRequester, PacketTrack, forward_receiver, redirect_keyframe_requests
 from .peers import add_remote_candidate, new_peer_connection, prefer_vp8, with_start_bitrate
 from .recorder import Recorder, TrackName
+from .vision_frames import LatestFrame, VisionDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class SessionMedia:
         self.session_id = session_id
         self.ice_servers = ice_servers
         self.latest_frame = LatestFrame()
+        self.vision_decoder = VisionDecoder(self.latest_frame, on_gap=self.request_keyframe)
         self.recorder: Recorder | None = None
         self.legs: dict[Role, Leg | None] = {"customer": None, "expert": None}
         self._on_connection_state = on_connection_state
@@ -84,9 +86,13 @@ class SessionMedia:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            if not (self.reencode_video and track.kind == "video"):
-                forward_track(track, self.latest_frame if role == "customer" and track.kind == "video" else None)
-            leg.pumps.append(asyncio.ensure_future(self._pump(leg, track)))
+            kind = track.kind
+            if self.reencode_video and kind == "video":
+                leg.pumps.append(asyncio.ensure_future(self._pump_decoded(leg, track)))
+                return
+            receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            vision = self.vision_decoder if role == "customer" and kind == "video" else None
+            forward_receiver(receiver, lambda packet: self._fan_out(role, kind, packet), vision)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -140,29 +146,26 @@ class SessionMedia:
 
     def decode_for_vision(self, enabled: bool) -> None:
         """Start (at the next keyframe, asked for now) or stop decoding pictures into ``latest_frame``."""
-        if enabled and not self.latest_frame.wanted.is_set():
-            self.latest_frame.wanted.set()
+        if enabled and not self.vision_decoder.wanted.is_set():
+            self.vision_decoder.wanted.set()
             self.request_keyframe()
         elif not enabled:
-            self.latest_frame.wanted.clear()
+            self.vision_decoder.wanted.clear()
 
     def start_recording(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.request_keyframe()
 
-    async def _pump(self, leg: Leg, track: MediaStreamTrack) -> None:
-        """Always drain the remote track, fanning each packet out without waiting."""
-        kind = track.kind
+    async def _pump_decoded(self, leg: Leg, track: MediaStreamTrack) -> None:
+        """The baseline's path: always drain the decoded remote video, fanning frames out."""
         while True:
             try:
-                packet = await track.recv()
+                frame = await track.recv()
             except MediaStreamError:
                 return
-            if isinstance(packet, av.VideoFrame) and self.reencode_video:
-                self.latest_frame.put(packet, int(packet.time * 1000) if packet.time is not None else 0)
-            elif not isinstance(packet, av.Packet):
-                continue
-            self._fan_out(leg.role, kind, packet)
+            if isinstance(frame, av.VideoFrame):
+                self.latest_frame.put(frame, int(frame.time * 1000) if frame.time is not None else 0)
+                self._fan_out(leg.role, "video", frame)
 
     def _fan_out(self, role: Role, kind: str, packet: av.Packet | av.VideoFrame) -> None:
         track_name: TrackName
@@ -201,3 +204,4 @@ class SessionMedia:
     async def close(self) -> None:
         for role in ("customer", "expert"):
             await self.close_leg(role)
+        await asyncio.to_thread(self.vision_decoder.stop)

@@ -71,7 +71,9 @@ def test_graf_central_region_against_ground_truth() -> None:
     assert location.found, location.reason
     assert location.homography is not None
     central = np.array([[200, 160], [600, 160], [600, 480], [200, 480]], dtype=np.float64)  # graf1 is 800x640
-    errors = np.linalg.norm(project_points(location.homography, central) - project_points(graf_truth(), central), axis=1)
+    errors = np.linalg.norm(
+        project_points(location.homography, central) - project_points(graf_truth(), central), axis=1
+    )
     assert errors.max() <= GRAF_TOLERANCE_PX
 
 
@@ -95,9 +97,12 @@ def _found_frames(reference: ImageArray, options: FollowOptions, frames: list[Im
 
 
 @pytest.mark.parametrize(
-    ("mode", "minimum"), [("detect+track", REAL_BOX_MIN_FOUND_FRAMES), ("detect-every-frame", REAL_BOX_MIN_FOUND_DETECT_ONLY)]
+    ("mode", "minimum"),
+    [("detect+track", REAL_BOX_MIN_FOUND_FRAMES), ("detect-every-frame", REAL_BOX_MIN_FOUND_DETECT_ONLY)],
 )
-def test_real_box_video_found_where_the_face_turns(mode: str, minimum: int, box_video_gray: list[ImageArray]) -> None:
+def test_real_box_video_found_where_the_face_turns(
+    mode: str, minimum: int, box_video_gray: list[ImageArray]
+) -> None:
     found = _found_frames(image("real_time_pose_box_ref.jpg"), MODES[mode], box_video_gray)
     assert len(found) >= minimum
     outside = [i for i in found if not any(lo <= i <= hi for lo, hi in REAL_BOX_FACE_WINDOWS)]

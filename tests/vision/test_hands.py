@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.vision.conftest import HANDS, image
+from tests.vision.conftest import image
 from vision.hands import (
     DEFAULT_MODEL,
     LITE_MODEL,
@@ -21,7 +24,8 @@ from vision.hands import (
 
 needs_model = pytest.mark.skipif(
     not (DEFAULT_MODEL.is_file() and LITE_MODEL.is_file()),
-    reason="hand model bundles missing: build them with scripts/install.sh (or python scripts/build_hand_model.py)",
+    reason="hand model bundles missing: build them with scripts/install.sh "
+    "(or python scripts/build_hand_model.py)",
 )
 
 # (handedness of each hand, sorted) per photo; "Left" is the person's own left hand.
@@ -52,7 +56,9 @@ def test_photo_hand_count_and_handedness(name: str, lite: bool) -> None:
     for hand in hands:
         assert hand.landmarks_frame_px.shape == (21, 2)
         assert 0.5 <= hand.score <= 1.0
-        inside = (hand.landmarks_frame_px > -0.1 * width).all() and (hand.landmarks_frame_px[:, 1] < 1.1 * height).all()
+        inside = (hand.landmarks_frame_px > -0.1 * width).all() and (
+            hand.landmarks_frame_px[:, 1] < 1.1 * height
+        ).all()
         assert inside
     if name in EXPECTED_WRIST:
         wrist = hands[0].landmarks_frame_px[HandLandmark.WRIST]
@@ -74,7 +80,9 @@ def test_missing_model_says_how_to_build_it(tmp_path: Path) -> None:
         HandTracker(HandsOptions(model_path=tmp_path / "absent.task"))
 
 
-def test_model_path_comes_from_argument_then_env_then_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_path_comes_from_argument_then_env_then_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     explicit, from_env = tmp_path / "a.task", tmp_path / "b.task"
     explicit.write_bytes(b"x")
     from_env.write_bytes(b"x")
@@ -82,13 +90,11 @@ def test_model_path_comes_from_argument_then_env_then_default(tmp_path: Path, mo
     assert resolve_model_path(HandsOptions(model_path=explicit)) == explicit
     assert resolve_model_path(HandsOptions()) == from_env
     monkeypatch.delenv(MODEL_ENV_VAR)
-    with pytest.raises(HandModelMissingError) if not DEFAULT_MODEL.is_file() else _nothing():
+    expect_missing = pytest.raises(HandModelMissingError) if not DEFAULT_MODEL.is_file() else nullcontext()
+    with expect_missing:
         assert resolve_model_path(HandsOptions()) == DEFAULT_MODEL
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+def test_importing_vision_does_not_load_mediapipe() -> None:
+    code = "import sys, vision, vision.pipeline, vision.cli; assert 'mediapipe' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

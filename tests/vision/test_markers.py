@@ -51,7 +51,10 @@ def test_real_photos_give_exactly_the_printed_ids(name: str, ids: list[int]) -> 
 
 
 def test_occluded_board_gives_only_real_ids() -> None:
-    found = [m.marker_id for m in detect_markers(image("chocclusion_original.jpg"), marker_detector("DICT_6X6_250"))]
+    found = [
+        m.marker_id
+        for m in detect_markers(image("chocclusion_original.jpg"), marker_detector("DICT_6X6_250"))
+    ]
     assert len(found) == 13 and set(found) <= set(CHARUCO_IDS)
 
 
@@ -85,7 +88,9 @@ def test_mat_pdf_is_a4_landscape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "options", [FollowOptions(detect_every=1, track=False, smooth=False), FollowOptions()], ids=["detect", "track"]
+    "options",
+    [FollowOptions(detect_every=1, track=False, smooth=False), FollowOptions()],
+    ids=["detect", "track"],
 )
 def test_mat_clip_accuracy(options: FollowOptions) -> None:
     clip = make_clip("mat_over_stuff")
@@ -112,6 +117,8 @@ def test_a_marker_sheet_photo_can_be_the_reference() -> None:
 
 def test_markers_of_other_ids_do_not_locate_the_mat() -> None:
     # The single-markers sheet uses ids 23..203; the standard mat uses 0..9.
-    location = MarkerLocator(repair_mat_layout()).locate(cv2.cvtColor(image("singlemarkersoriginal.jpg"), cv2.COLOR_BGR2GRAY))
+    location = MarkerLocator(repair_mat_layout()).locate(
+        cv2.cvtColor(image("singlemarkersoriginal.jpg"), cv2.COLOR_BGR2GRAY)
+    )
     assert not location.found
     assert "mat markers visible" in location.reason

@@ -1,0 +1,97 @@
+"""ARPipeline: one object per session, frames in time order, plain JSON out."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.vision.conftest import CORNER_P95_TOLERANCE_PX, corner_errors, image, make_clip, timestamp_ms
+from tests.vision.test_hands import needs_model
+from vision.annotations import Rect
+from vision.markers import repair_mat_layout
+from vision.pipeline import ARPipeline, PipelineOptions
+from vision.steps import VisibleRule
+
+PIPELINE_FRAMES = 45
+
+
+def test_pipeline_projects_annotations_onto_the_device() -> None:
+    clip = make_clip("board_over_leuven")
+    rect = Rect(((120, 80), (260, 150)), "J3 connector")
+    options = PipelineOptions(
+        reference=clip.reference, hands=False, annotations=(rect,), step=VisibleRule(500)
+    )
+    events = []
+    with ARPipeline(options) as pipeline:
+        for index in range(PIPELINE_FRAMES):
+            frame = clip.camera.frame(index)
+            state = pipeline.process(frame.bgr, timestamp_ms(index))
+            events.extend(e.kind for e in state.step_events)
+            assert state.found and state.outline_frame_px is not None
+            assert (
+                corner_errors(state.outline_frame_px, frame.corners_frame_px).max() <= CORNER_P95_TOLERANCE_PX
+            )
+            truth = np.array([[120, 80], [260, 80], [260, 150], [120, 150]], dtype=np.float64)
+            homogeneous = (frame.homography @ np.column_stack([truth, np.ones(4)]).T).T
+            expected = homogeneous[:, :2] / homogeneous[:, 2:]
+            assert (
+                corner_errors(state.annotations[0].points_frame_px, expected).max() <= CORNER_P95_TOLERANCE_PX
+            )
+    assert events == ["started", "completed"]
+    assert state.step_completed
+    encoded = json.loads(json.dumps(state.to_dict()))
+    assert encoded["found"] is True and len(encoded["homography"]) == 3
+    assert encoded["frame_size"] == [640, 480] and set(encoded["stage_ms"]) == {"locate", "project"}
+    assert encoded["annotations"][0]["label"] == "J3 connector"
+
+
+def test_pipeline_with_the_mat() -> None:
+    clip = make_clip("mat_over_stuff")
+    options = PipelineOptions(anchor="aruco", mat_layout=repair_mat_layout(), hands=False)
+    with ARPipeline(options) as pipeline:
+        states = [pipeline.process(clip.camera.frame(i).bgr, timestamp_ms(i)) for i in range(10)]
+    assert all(s.found for s in states) and states[0].source == "aruco"
+
+
+def test_timestamps_must_increase() -> None:
+    with ARPipeline(PipelineOptions(reference=image("board.jpg"), hands=False)) as pipeline:
+        frame = image("stuff.jpg")
+        pipeline.process(frame, 100)
+        with pytest.raises(ValueError, match="not after the previous frame"):
+            pipeline.process(frame, 90)
+
+
+@pytest.mark.parametrize(
+    "frame", [np.zeros((480, 640), np.uint8), np.zeros((480, 640, 3), np.float32), "not a frame"], ids=str
+)
+def test_bad_frames_are_refused(frame: object) -> None:
+    with ARPipeline(PipelineOptions(reference=image("board.jpg"), hands=False)) as pipeline:
+        with pytest.raises(ValueError, match="uint8 BGR"):
+            pipeline.process(frame, 0)  # type: ignore[arg-type]
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="needs a reference"):
+        PipelineOptions(hands=False)
+    with pytest.raises(ValueError, match="needs a mat_layout"):
+        PipelineOptions(anchor="aruco", hands=False)
+    with pytest.raises(ValueError, match="detect_every"):
+        PipelineOptions(reference=image("board.jpg"), detect_every=0)
+
+
+def test_stages_can_be_switched_off() -> None:
+    with ARPipeline(PipelineOptions(locate=False, hands=False)) as pipeline:
+        state = pipeline.process(image("stuff.jpg"), 0)
+    assert not state.found and state.stage_ms.keys() == {"project"}
+
+
+@needs_model
+def test_pipeline_with_hands() -> None:
+    photo = image("hands/one_hand_open_palm_15a73593.jpg")
+    with ARPipeline(PipelineOptions(reference=image("board.jpg"))) as pipeline:
+        state = pipeline.process(photo, 0)
+    assert [h.handedness for h in state.hands] == ["Left"]
+    assert "hands" in state.stage_ms and not state.found
+    assert len(state.to_dict()["hands"][0]["landmarks_frame_px"]) == 21
