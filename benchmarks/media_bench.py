@@ -73,8 +73,9 @@ def latencies(customers: list[SyntheticPeer], experts: list[SyntheticPeer], sinc
     return out
 
 
-async def measure(customers: list[SyntheticPeer], experts: list[SyntheticPeer], seconds: float,
-                  server_pid: int | None) -> tuple[float, list[float], float | None]:
+async def measure(
+    customers: list[SyntheticPeer], experts: list[SyntheticPeer], seconds: float, server_pid: int | None
+) -> tuple[float, list[float], float | None]:
     await wait_for(lambda: all(len(e.received.arrivals) > 10 for e in experts), 30, "video at every expert")
     await asyncio.sleep(WARMUP_S)
     for expert in experts:
@@ -113,8 +114,9 @@ async def run_direct(n: int, seconds: float, frames: list) -> Result:  # type: i
     return Result("direct (no server)", n, fps, lat, None)
 
 
-async def run_relay(server: ServerProcess, api_token: str, mode: str, n: int, seconds: float,
-                    frames: list) -> Result:  # type: ignore[type-arg]
+async def run_relay(
+    server: ServerProcess, api_token: str, mode: str, n: int, seconds: float, frames: list
+) -> Result:  # type: ignore[type-arg]
     participants: list[Participant] = []
     customers, experts = [], []
     for i in range(n):
@@ -135,22 +137,34 @@ async def run_relay(server: ServerProcess, api_token: str, mode: str, n: int, se
 def start_mode_server(root: Path, relay: str) -> tuple[ServerProcess, str]:
     data_dir = root / relay
     token = cli(data_dir, "token", "create").strip()
-    return start_server(data_dir, env={"REPAIRSIGHT_VIDEO_RELAY": relay}), token
+    return start_server(data_dir, extra_args=("--video-relay", relay)), token
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def print_table(results: list[Result]) -> None:
     direct = {r.sessions: r for r in results if r.mode.startswith("direct")}
-    header = f"{'relay':<22} {'N':>2} {'fps':>6} {'lat p50':>8} {'lat p95':>8} {'added p50':>10} " \
-             f"{'added p95':>10} {'server CPU/session':>19}"
+    header = (
+        f"{'relay':<22} {'N':>2} {'fps':>6} {'lat p50':>8} {'lat p95':>8} {'added p50':>10} "
+        f"{'added p95':>10} {'server CPU/session':>19}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         base = direct.get(r.sessions)
         added50 = r.p(0.5) - base.p(0.5) if base and base is not r else float("nan")
         added95 = r.p(0.95) - base.p(0.95) if base and base is not r else float("nan")
-        cpu = f"{100 * r.server_cpu_per_session:.1f}% of a core" if r.server_cpu_per_session is not None else "-"
-        print(f"{r.mode:<22} {r.sessions:>2} {r.fps:>6.1f} {r.p(0.5):>8.1f} {r.p(0.95):>8.1f} "
-              f"{added50:>10.1f} {added95:>10.1f} {cpu:>19}")
+        cpu = (
+            f"{100 * r.server_cpu_per_session:.1f}% of a core"
+            if r.server_cpu_per_session is not None
+            else "-"
+        )
+        print(
+            f"{r.mode:<22} {r.sessions:>2} {r.fps:>6.1f} {r.p(0.5):>8.1f} {r.p(0.95):>8.1f} "
+            f"{added50:>10.1f} {added95:>10.1f} {cpu:>19}"
+        )
     print()
     for n in sorted(direct):
         forward = next((r for r in results if r.mode == "forward" and r.sessions == n), None)
@@ -158,10 +172,12 @@ def print_table(results: list[Result]) -> None:
         if forward and reencode and forward.server_cpu_per_session and reencode.server_cpu_per_session:
             ratio = reencode.server_cpu_per_session / forward.server_cpu_per_session
             added95 = forward.p(0.95) - direct[n].p(0.95)
-            print(f"N={n}: forwarding uses {ratio:.1f}x less server CPU than the baseline "
-                  f"(target >= {TARGET_CPU_RATIO}x: {'met' if ratio >= TARGET_CPU_RATIO else 'NOT met'}); "
-                  f"added latency p95 {added95:.1f} ms "
-                  f"(target <= {TARGET_ADDED_P95_MS} ms: {'met' if added95 <= TARGET_ADDED_P95_MS else 'NOT met'})")
+            print(
+                f"N={n}: forwarding uses {ratio:.1f}x less server CPU than the baseline "
+                f"(target >= {TARGET_CPU_RATIO}x: {verdict(ratio >= TARGET_CPU_RATIO)}); "
+                f"added latency p95 {added95:.1f} ms "
+                f"(target <= {TARGET_ADDED_P95_MS} ms: {verdict(added95 <= TARGET_ADDED_P95_MS)})"
+            )
 
 
 async def main_async(args: argparse.Namespace) -> list[Result]:

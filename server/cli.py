@@ -123,6 +123,7 @@ def serve(args: argparse.Namespace) -> int:
         tls_key=key,
         ice_servers=ice_servers(args),
         public_url=args.public_url.rstrip("/") if args.public_url else None,
+        video_relay=args.video_relay,
     )
     db = open_database(data_dir)
     password = auth.ensure_first_admin(db)
@@ -235,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ice-username", help="username for the TURN servers")
     run.add_argument("--ice-credential", help="credential for the TURN servers")
     run.add_argument("--public-url", help="base URL for customer links, e.g. behind a proxy")
+    run.add_argument(
+        "--video-relay",
+        choices=("forward", "reencode"),
+        default="forward",
+        help="forward: the expert gets the phone's encoded video as it came (default); reencode: decode "
+        "and re-encode it, the media benchmark's baseline (about 3x the CPU)",
+    )
 
     user = commands.add_parser("user", help="manage staff accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")

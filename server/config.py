@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -38,12 +37,9 @@ class Settings:
     secret_key: str | None = None
     # "forward": the expert gets the customer's encoded video as it came (the product).
     # "reencode": decode and re-encode it, aiortc's public path; only the benchmark's baseline.
-    video_relay: Literal["forward", "reencode"] = field(
-        default_factory=lambda: "reencode" if os.environ.get("REPAIRSIGHT_VIDEO_RELAY") == "reencode" else "forward"
-    )
+    video_relay: Literal["forward", "reencode"] = "forward"
     # Public base URL for customer links (e.g. behind a proxy); default: the request's own.
     public_url: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def database_path(self) -> Path:

@@ -32,8 +32,12 @@ class EventLog:
         self._fsync_pending = False
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
-        event = {"at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                 "t_ms": self._clock_ms(), "type": kind, **fields}
+        event = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "t_ms": self._clock_ms(),
+            "type": kind,
+            **fields,
+        }
         if self._file is None:
             logger.warning("event after the log was closed: %s", event)
             return event

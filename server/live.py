@@ -30,6 +30,7 @@ from signaling import (
     RecordingStatus,
     ServerMessage,
 )
+from signaling.messages import RecordingState
 from signaling.state import Action, Close, Role, Send, SessionMachine
 
 from .config import Settings
@@ -98,8 +99,10 @@ class LiveSession:
                 Joined(
                     session_id=self.session_id,
                     role=message.role,
-                    ice_servers=[IceServer(urls=[s.url], username=s.username, credential=s.credential)
-                                 for s in settings.ice_servers],
+                    ice_servers=[
+                        IceServer(urls=[s.url], username=s.username, credential=s.credential)
+                        for s in settings.ice_servers
+                    ],
                     recording=self.recorder is not None,
                     peers=self.machine.peers_seen_by(message.role),
                 )
@@ -138,7 +141,7 @@ class LiveSession:
                 row.consent_at = utcnow()
                 row.recording_status = "recording" if self.consent else "declined"
 
-    def recording_status(self) -> str:
+    def recording_status(self) -> RecordingState:
         if self.consent is False:
             return "declined"
         return "recording" if self.recorder is not None else "none"
@@ -157,8 +160,12 @@ class LiveSession:
             except (ValueError, IndexError) as exc:
                 raise ProtocolError("bad_candidate", f"the ICE candidate could not be used: {exc}") from None
         elif isinstance(message, ChatSend):
-            chat = ChatMessage(id=new_id(), from_role=role, text=message.text,
-                               sent_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+            chat = ChatMessage(
+                id=new_id(),
+                from_role=role,
+                text=message.text,
+                sent_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            )
             self.events.append("chat", id=chat.id, from_role=role, text=chat.text)
             await self._carry_out(self.machine.broadcast(chat))
         elif isinstance(message, EndSession):
@@ -261,7 +268,7 @@ class LiveRegistry:
         live = self.sessions.get(session_id)
         if live is None:
             return {"customer": "left", "expert": "left"}
-        return dict(live.machine.presence)
+        return {str(role): str(status) for role, status in live.machine.presence.items()}
 
     async def open_for(self, message: Join, user_session_id: str | None) -> LiveSession:
         """The live session a ``join`` names: by link token (customer) or by id (expert)."""

@@ -43,9 +43,15 @@ def recover_unfinished_sessions(db: Database, recordings_dir: Path) -> list[str]
                 duration = probe_duration_s(files.media)
                 row.recording_status = "partial" if duration is not None else "none"
                 row.recording_duration_s = duration
-            _append_event(files.events, {
-                "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "t_ms": None, "type": "session_ended", "reason": END_REASON, "recovered": True,
-            })
+            _append_event(
+                files.events,
+                {
+                    "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "t_ms": None,
+                    "type": "session_ended",
+                    "reason": END_REASON,
+                    "recovered": True,
+                },
+            )
             recovered.append(row.id)
     return recovered

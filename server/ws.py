@@ -59,7 +59,9 @@ async def _join(registry: LiveRegistry, conn: SocketConnection, message: Join) -
         if principal is None:
             raise ProtocolError("unauthorized", "sign in first: the console needs a signed-in expert")
         if principal.role not in ("expert", "admin"):
-            raise ProtocolError("forbidden", f"a {principal.role} cannot take part in a session as the expert")
+            raise ProtocolError(
+                "forbidden", f"a {principal.role} cannot take part in a session as the expert"
+            )
         if not message.session_id:
             raise ProtocolError("invalid_message", "join: session_id is required for the expert")
         username, session_id = principal.username, message.session_id
@@ -80,7 +82,7 @@ async def signaling_endpoint(websocket: WebSocket) -> None:
             if frame["type"] == "websocket.disconnect":
                 close_code = frame.get("code")
                 break
-            raw = frame.get("text") if frame.get("text") is not None else frame.get("bytes", b"")
+            raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
             try:
                 message = parse_client_message(raw)
                 if live is None:

@@ -20,6 +20,7 @@ MAX_SDP_CHARS = 60_000
 
 Role = Literal["customer", "expert"]
 PresenceStatus = Literal["joined", "reconnecting", "left"]
+RecordingState = Literal["recording", "complete", "partial", "declined", "none"]
 
 
 class _Message(BaseModel):
@@ -79,7 +80,9 @@ class Ping(_Message):
     type: Literal["ping"] = "ping"
 
 
-ClientMessage = Annotated[Join | Offer | IceCandidate | ChatSend | EndSession | Ping, Field(discriminator="type")]
+ClientMessage = Annotated[
+    Join | Offer | IceCandidate | ChatSend | EndSession | Ping, Field(discriminator="type")
+]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = ("join", "offer", "ice", "chat", "end_session", "ping")
 
@@ -137,7 +140,7 @@ class RecordingStatus(_Message):
     """Server, to both sides: the recording started, stopped, or was declined by the customer."""
 
     type: Literal["recording"] = "recording"
-    status: Literal["recording", "complete", "partial", "declined", "none"]
+    status: RecordingState
 
 
 class Replaced(_Message):
@@ -168,7 +171,9 @@ class Error(_Message):
     message: str
 
 
-ServerMessage = Joined | Answer | Presence | ChatMessage | RecordingStatus | Replaced | SessionEnded | Pong | Error
+ServerMessage = (
+    Joined | Answer | Presence | ChatMessage | RecordingStatus | Replaced | SessionEnded | Pong | Error
+)
 
 
 class ProtocolError(Exception):
@@ -194,7 +199,9 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     """
     size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
     if size > MAX_MESSAGE_BYTES:
-        raise MessageTooLarge("too_large", f"message of {size} bytes is over the limit of {MAX_MESSAGE_BYTES}")
+        raise MessageTooLarge(
+            "too_large", f"message of {size} bytes is over the limit of {MAX_MESSAGE_BYTES}"
+        )
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

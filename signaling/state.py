@@ -62,7 +62,9 @@ class SessionMachine:
     session_id: str
     phase: Literal["open", "ended"] = "open"
     connections: dict[Role, str | None] = field(default_factory=lambda: {"customer": None, "expert": None})
-    presence: dict[Role, PresenceStatus] = field(default_factory=lambda: {"customer": "left", "expert": "left"})
+    presence: dict[Role, PresenceStatus] = field(
+        default_factory=lambda: {"customer": "left", "expert": "left"}
+    )
 
     def role_of(self, connection_id: str) -> Role | None:
         for role, current in self.connections.items():
@@ -95,7 +97,9 @@ class SessionMachine:
                 raise ProtocolError("already_joined", "this socket is no longer part of the session")
             raise ProtocolError("not_joined", "send a 'join' message first")
         if isinstance(message, Join):
-            raise ProtocolError("already_joined", "this socket has already joined; open a new socket to rejoin")
+            raise ProtocolError(
+                "already_joined", "this socket has already joined; open a new socket to rejoin"
+            )
         if self.phase == "ended":
             raise ProtocolError("session_ended", "this session has ended")
         if isinstance(message, EXPERT_ONLY) and role != "expert":
@@ -131,7 +135,10 @@ class SessionMachine:
         for role in ROLES:
             conn = self.connections[role]
             if conn is not None:
-                actions += [Send(conn, SessionEnded(reason=reason)), Close(conn, CLOSE_SESSION_ENDED, "session ended")]
+                actions += [
+                    Send(conn, SessionEnded(reason=reason)),
+                    Close(conn, CLOSE_SESSION_ENDED, "session ended"),
+                ]
             self.connections[role] = None
             self.presence[role] = "left"
         return actions

@@ -47,7 +47,7 @@ def stamp_frame_number(frame_bgr: np.ndarray, number: int) -> None:
     top = height - FRAME_CODE_CELL_PX
     for index, bit in enumerate(bits):
         left = index * FRAME_CODE_CELL_PX
-        frame_bgr[top:, left:left + FRAME_CODE_CELL_PX] = 255 if bit else 0
+        frame_bgr[top:, left : left + FRAME_CODE_CELL_PX] = 255 if bit else 0
 
 
 def read_frame_number(frame: np.ndarray) -> int | None:
@@ -62,7 +62,7 @@ def read_frame_number(frame: np.ndarray) -> int | None:
     values = []
     for index in range(FRAME_CODE_BITS + 2):
         left = index * cell + cell // 4
-        values.append(float(luma[centre_top:centre_top + cell // 2, left:left + cell // 2].mean()))
+        values.append(float(luma[centre_top : centre_top + cell // 2, left : left + cell // 2].mean()))
     if values[0] < 160 or values[1] > 96:
         return None
     number = 0
@@ -98,7 +98,9 @@ class Motion:
     seed: int = 0  # 0 = reference phases; others shift them
 
 
-def homography_at(t: float, frame_size: tuple[int, int], object_size: tuple[int, int], motion: Motion) -> np.ndarray:
+def homography_at(
+    t: float, frame_size: tuple[int, int], object_size: tuple[int, int], motion: Motion
+) -> np.ndarray:
     """Homography object pixels -> frame pixels at normalised time ``t`` in [0, 1)."""
     frame_w, frame_h = frame_size
     obj_w, obj_h = object_size
@@ -130,7 +132,7 @@ def cover_resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
     new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
     resized = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     x0, y0 = (new_w - width) // 2, (new_h - height) // 2
-    return resized[y0:y0 + height, x0:x0 + width].copy()
+    return resized[y0 : y0 + height, x0 : x0 + width].copy()
 
 
 def object_corners(obj_w: int, obj_h: int) -> np.ndarray:
@@ -170,7 +172,9 @@ class FakeCamera:
         self._mask = np.ones((obj_h, obj_w), np.float32)
 
     def homography(self, index: int) -> np.ndarray:
-        return homography_at((index % self.num_frames) / self.num_frames, self.size, self.object_size, self.motion)
+        return homography_at(
+            (index % self.num_frames) / self.num_frames, self.size, self.object_size, self.motion
+        )
 
     def frame(self, index: int) -> ClipFrame:
         h = self.homography(index)
@@ -181,7 +185,9 @@ class FakeCamera:
         bgr = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
         if self.frame_code:
             stamp_frame_number(bgr, index % self.num_frames)
-        corners = cv2.perspectiveTransform(object_corners(*self.object_size).reshape(-1, 1, 2), h).reshape(4, 2)
+        corners = cv2.perspectiveTransform(object_corners(*self.object_size).reshape(-1, 1, 2), h).reshape(
+            4, 2
+        )
         return ClipFrame(index, bgr, h, corners)
 
     def frames(self) -> Iterator[ClipFrame]:
@@ -208,8 +214,14 @@ def write_clip(camera: FakeCamera, y4m_path: Path, fps: int = 30) -> Path:
     json_path = y4m_path.with_suffix(".json")
     json_path.write_text(
         json.dumps(
-            {"width": width, "height": height, "fps": fps, "num_frames": camera.num_frames,
-             "frame_code": camera.frame_code, "frames": truth}
+            {
+                "width": width,
+                "height": height,
+                "fps": fps,
+                "num_frames": camera.num_frames,
+                "frame_code": camera.frame_code,
+                "frames": truth,
+            }
         )
     )
     return json_path

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AUDIO_PTIME, AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import (
+    AUDIO_PTIME,
+    AudioStreamTrack,
+    MediaStreamError,
+    MediaStreamTrack,
+    VideoStreamTrack,
+)
 from av import AudioFrame, VideoFrame
 
 from tests.clipgen import DATA_DIR, FakeCamera, load_image, read_frame_number, stamp_frame_number
@@ -26,8 +32,13 @@ FPS = 30
 
 
 def board_camera(num_frames: int = 60, size: tuple[int, int] = (640, 480)) -> FakeCamera:
-    return FakeCamera(load_image(DATA_DIR / "board.jpg"), load_image(DATA_DIR / "leuvenA.jpg"),
-                      num_frames=num_frames, size=size, frame_code=True)
+    return FakeCamera(
+        load_image(DATA_DIR / "board.jpg"),
+        load_image(DATA_DIR / "leuvenA.jpg"),
+        num_frames=num_frames,
+        size=size,
+        frame_code=True,
+    )
 
 
 class NumberedClipTrack(VideoStreamTrack):

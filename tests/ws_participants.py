@@ -72,8 +72,12 @@ async def _read_rest(socket: Any, inbox: asyncio.Queue[dict[str, Any]]) -> None:
         return
 
 
-async def join_as_customer(base_url: str, token: str, frames: list[np.ndarray], consent: bool = True) -> Participant:
-    socket, _ = await _open(base_url, {"type": "join", "role": "customer", "token": token, "consent": consent}, {})
+async def join_as_customer(
+    base_url: str, token: str, frames: list[np.ndarray], consent: bool = True
+) -> Participant:
+    socket, _ = await _open(
+        base_url, {"type": "join", "role": "customer", "token": token, "consent": consent}, {}
+    )
     peer = await start_customer(frames, lambda sdp: _answerer(socket, sdp))
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
     return Participant(socket, peer, asyncio.ensure_future(_read_rest(socket, inbox)), inbox)

@@ -111,9 +111,7 @@ class Tracker:
             return not_found("track", f"{int(ok.sum())} points followed (< {opts.checks.min_inliers})")
         src = self._points_ref[ok]
         dst = moved[ok]
-        fitted, mask = cv2.findHomography(
-            src, dst, cv2.USAC_MAGSAC, opts.fit_threshold_px, confidence=0.999
-        )
+        fitted, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, opts.fit_threshold_px, confidence=0.999)
         if fitted is None or mask is None:
             return not_found("track", "no homography fits the followed points")
         predicted: FloatArray = np.asarray(fitted, dtype=np.float64)

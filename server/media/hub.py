@@ -9,10 +9,10 @@ expert pc ----audio packets--> fan out --> customer pc, recorder ("expert_audio"
 ```
 
 Each received frame is fanned out on the event loop, as the receiver reassembles it, to
-bounded queues (see ``forwarding.py``: no thread hop, no unbounded track queue). A keyframe request from the expert, or a drop on
-the way to the expert, goes to the phone as a PLI. Each role has at most one peer
-connection; a newer one replaces it (aiortc cannot restart ICE, so reconnecting means a new
-peer connection).
+bounded queues (see ``forwarding.py``: no thread hop, no unbounded track queue). A keyframe
+request from the expert, or a drop on the way to the expert, goes to the phone as a PLI.
+Each role has at most one peer connection; a newer one replaces it (aiortc cannot restart
+ICE, so reconnecting means a new peer connection).
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ START_BITRATE_KBPS = 1500
 def rtc_configuration(ice_servers: tuple[IceServerConfig, ...]) -> RTCConfiguration:
     """Always explicit: with no configuration aiortc falls back to a public STUN host."""
     return RTCConfiguration(
-        iceServers=[RTCIceServer(urls=s.url, username=s.username, credential=s.credential) for s in ice_servers]
+        iceServers=[
+            RTCIceServer(urls=s.url, username=s.username, credential=s.credential) for s in ice_servers
+        ]
     )
 
 

@@ -38,7 +38,7 @@ QUEUE_PACKETS = 2000  # about 20 s of one session's packets
 WRITE_INTERVAL_S = 0.2
 EARLY_AUDIO_PACKETS = 500  # audio kept while waiting for the first video keyframe
 REANCHOR_AFTER_MS = 1000  # a source whose RTP time and arrival time drift apart by more is re-anchored
-# https://datatracker.ietf.org/doc/html/rfc7845#section-5.1 (version 1, 2 channels, 312 samples pre-skip, 48 kHz)
+# RFC 7845 section 5.1: version 1, 2 channels, 312 samples pre-skip, 48 kHz, no gain, mapping 0
 OPUS_HEAD = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
 
 
@@ -111,7 +111,9 @@ class Recorder:
             if self.dropped % 100 == 1:
                 logger.warning("recorder %s is behind: %d packets dropped", self.path, self.dropped)
             return False
-        sample = MediaSample(track, bytes(packet), packet.pts, packet.time_base, packet.is_keyframe, self.elapsed_ms())
+        sample = MediaSample(
+            track, bytes(packet), packet.pts, packet.time_base, packet.is_keyframe, self.elapsed_ms()
+        )
         self._pending.append(sample)
         return True
 

@@ -71,7 +71,9 @@ class VisionDecoder:
         self.latest = latest
         self.wanted = threading.Event()
         self._on_gap = on_gap
-        self._queue: queue.Queue[tuple[RTCRtpCodecParameters, Any, bool] | None] = queue.Queue(DECODE_QUEUE_FRAMES)
+        self._queue: queue.Queue[tuple[RTCRtpCodecParameters, Any, bool] | None] = queue.Queue(
+            DECODE_QUEUE_FRAMES
+        )
         self._thread: threading.Thread | None = None
         self._waiting_for_keyframe = True
         self.dropped = 0
@@ -121,4 +123,5 @@ class VisionDecoder:
                 continue
             time_base = Fraction(1, codec.clockRate)
             for frame in frames:
-                self.latest.put(frame, int(encoded_frame.timestamp * 1000 * time_base))
+                if isinstance(frame, av.VideoFrame):
+                    self.latest.put(frame, int(encoded_frame.timestamp * 1000 * time_base))

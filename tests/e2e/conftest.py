@@ -43,8 +43,12 @@ class Clip:
 @pytest.fixture(scope="session")
 def board_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
     out = tmp_path_factory.mktemp("clip") / "board.y4m"
-    camera = FakeCamera(load_image(DATA_DIR / "board.jpg"), load_image(DATA_DIR / "leuvenA.jpg"),
-                        num_frames=150, frame_code=True)
+    camera = FakeCamera(
+        load_image(DATA_DIR / "board.jpg"),
+        load_image(DATA_DIR / "leuvenA.jpg"),
+        num_frames=150,
+        frame_code=True,
+    )
     json_path = write_clip(camera, out)
     frames = [f.bgr for f in camera.frames()]
     return Clip(out.resolve(), frames, json.loads(json_path.read_text()))
@@ -65,9 +69,24 @@ class RunningServer:
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     data_dir = tmp_path / "data"
     subprocess.run(
-        [sys.executable, "-m", "server.cli", "user", "add", EXPERT_USER, "--role", "expert", "--password-stdin",
-         "--data-dir", str(data_dir)],
-        input=EXPERT_PASSWORD, text=True, cwd=REPO, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "user",
+            "add",
+            EXPERT_USER,
+            "--role",
+            "expert",
+            "--password-stdin",
+            "--data-dir",
+            str(data_dir),
+        ],
+        input=EXPERT_PASSWORD,
+        text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
     token = cli(data_dir, "token", "create", "--user", EXPERT_USER).strip()
     process = start_server(data_dir)
@@ -81,11 +100,19 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 
 def chromium_args(camera_clip: Path) -> list[str]:
     return [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={camera_clip}",
-        "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",
     ]
 
 
@@ -96,8 +123,9 @@ def browser(board_clip: Clip) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=chromium_args(board_clip.y4m))
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=chromium_args(board_clip.y4m)
+        )
         try:
             yield launched
         finally:

@@ -64,7 +64,9 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_live_session_end_to_end(server: RunningServer, browser: Any, board_clip: Clip, tmp_path: Path) -> None:
+def test_live_session_end_to_end(
+    server: RunningServer, browser: Any, board_clip: Clip, tmp_path: Path
+) -> None:
     expert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     customer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
     page_errors: list[str] = []
@@ -92,8 +94,11 @@ def test_live_session_end_to_end(server: RunningServer, browser: Any, board_clip
     customer.get_by_test_id("consent-checkbox").check()
     clicked_join = time.monotonic()
     customer.get_by_test_id("join-button").click()
-    wait_until(lambda: customer.evaluate(
-        "() => document.querySelector('[data-testid=local-video]').videoWidth > 0"), 15, "the customer's preview")
+    wait_until(
+        lambda: customer.evaluate("() => document.querySelector('[data-testid=local-video]').videoWidth > 0"),
+        15,
+        "the customer's preview",
+    )
 
     # The expert sees the customer's picture: the clip's frames, not just any frames.
     wait_until(lambda: grab_video_frame(expert, "remote-video") is not None, 20, "video on the console")
@@ -102,10 +107,15 @@ def test_live_session_end_to_end(server: RunningServer, browser: Any, board_clip
     image = grab_video_frame(expert, "remote-video")
     assert image is not None
     number, diff = matches_clip(image, board_clip)
-    assert diff < MAX_MEAN_ABS_DIFF, f"expert's picture differs from clip frame {number}: mean |diff| {diff:.1f}"
+    assert diff < MAX_MEAN_ABS_DIFF, (
+        f"expert's picture differs from clip frame {number}: mean |diff| {diff:.1f}"
+    )
     assert image.shape[1] >= 320, f"the expert gets a {image.shape[1]}x{image.shape[0]} picture"
-    print(f"time to first expert frame: {first_expert_frame_s:.2f} s; picture {image.shape[1]}x{image.shape[0]}, "
-          f"frame {number}, mean |diff| {diff:.1f}")
+    print(
+        f"time to first expert frame: {first_expert_frame_s:.2f} s; "
+        f"picture {image.shape[1]}x{image.shape[0]}, "
+        f"frame {number}, mean |diff| {diff:.1f}"
+    )
 
     # The customer hears the expert: audio packets keep arriving.
     first = wait_until(lambda: customer.evaluate(AUDIO_STATS_JS), 10, "expert audio at the customer")
@@ -116,12 +126,18 @@ def test_live_session_end_to_end(server: RunningServer, browser: Any, board_clip
     wait_until(lambda: "joined" in expert.get_by_test_id("presence").text_content().lower(), 5, "presence")
     expert.get_by_test_id("chat-input").fill("Please unplug the board first")
     expert.get_by_test_id("chat-send").click()
-    wait_until(lambda: "Please unplug the board first" in customer.get_by_test_id("chat-log").text_content(),
-               5, "the chat line at the customer")
+    wait_until(
+        lambda: "Please unplug the board first" in customer.get_by_test_id("chat-log").text_content(),
+        5,
+        "the chat line at the customer",
+    )
     customer.get_by_test_id("chat-input").fill("Done, it is unplugged")
     customer.get_by_test_id("chat-input").press("Enter")
-    wait_until(lambda: "Done, it is unplugged" in expert.get_by_test_id("chat-log").text_content(),
-               5, "the chat line at the expert")
+    wait_until(
+        lambda: "Done, it is unplugged" in expert.get_by_test_id("chat-log").text_content(),
+        5,
+        "the chat line at the expert",
+    )
 
     # The expert ends the session; both pages say so.
     time.sleep(2.0)

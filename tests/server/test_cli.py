@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,8 @@ import uvicorn
 from server import auth
 from server.cli import main
 from server.db import Database
+
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 VENV_BIN = Path(sys.executable).parent
@@ -108,13 +110,20 @@ def test_the_data_dir_comes_from_the_environment(
     assert auth.find_user(database(tmp_path / "from-env"), "erin") is not None
 
 
-def test_vision_gets_the_rest_of_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[str]] = []
-    fake = types.ModuleType("vision.cli")
-    fake.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vision.cli", fake)
-    assert main(["vision", "locate", "--help", "--data-dir", "x"]) == 3
-    assert seen == [["locate", "--help", "--data-dir", "x"]]
+def test_vision_gets_the_rest_of_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``repairsight vision check`` runs the real vision tool on a real (one-frame) video."""
+    import cv2
+
+    board = cv2.imread(str(DATA / "board.jpg"))
+    video = tmp_path / "board.y4m"
+    writer = cv2.VideoWriter(
+        str(video), cv2.VideoWriter_fourcc(*"I420"), 30, (board.shape[1], board.shape[0])
+    )
+    writer.write(board)
+    writer.release()
+    assert main(["vision", "check", str(DATA / "board.jpg"), str(video)]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["frame"] == 0 and first["found"] is True
 
 
 @pytest.fixture

@@ -31,7 +31,9 @@ async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames
     expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
     try:
         await wait_for(lambda: len(expert.received.arrivals) >= 30, 20, "30 numbered frames at the expert")
-        await wait_for(lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways")
+        await wait_for(
+            lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways"
+        )
 
         # The picture the expert sees is the clip frame whose number it carries.
         number = expert.received.last_number
@@ -65,8 +67,15 @@ async def test_a_late_expert_gets_a_keyframe_at_once(clip_frames: list[np.ndarra
     media = SessionMedia("late", ice_servers=())
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     try:
-        await wait_for(lambda: media.packets_forwarded == 0 and customer.video_out is not None
-                       and customer.video_out.count > 60, 10, "two seconds of the customer's video")
+        await wait_for(
+            lambda: (
+                media.packets_forwarded == 0
+                and customer.video_out is not None
+                and customer.video_out.count > 60
+            ),
+            10,
+            "two seconds of the customer's video",
+        )
         # Count the keyframe requests (PLIs) that reach the phone's video sender.
         phone_sender = next(t.sender for t in customer.pc.getTransceivers() if t.kind == "video")
         requests = [0]

@@ -10,7 +10,7 @@ import av
 import httpx
 import pytest
 
-from tests.server_process import cli, start_server
+from tests.server_process import ServerProcess, cli, start_server
 from tests.synthetic_peers import board_camera, wait_for
 from tests.ws_participants import join_as_customer, join_as_expert, link_token, new_session
 
@@ -30,14 +30,21 @@ def decoded_video_span_s(path: Path) -> tuple[int, float]:
     return frames, last
 
 
-async def run_session_until_killed(base_url: str, token: str, session_id: str, api_token: str) -> float:
+async def run_session_until_killed(
+    server: ServerProcess, token: str, session_id: str, api_token: str
+) -> float:
+    """Run a session, kill -9 the server while both peers are still sending; returns the session's length."""
     frames = [f.bgr for f in board_camera(num_frames=30).frames()]
     joined_at = time.monotonic()
-    customer = await join_as_customer(base_url, token, frames)
-    expert = await join_as_expert(base_url, session_id, api_token)
+    customer = await join_as_customer(server.base_url, token, frames)
+    expert = await join_as_expert(server.base_url, session_id, api_token)
     await wait_for(lambda: len(expert.peer.received.arrivals) > 10, 20, "video at the expert")
     await asyncio.sleep(SESSION_SECONDS)
-    return joined_at
+    server.kill()
+    session_s = time.monotonic() - joined_at
+    for participant in (customer, expert):
+        await participant.close()
+    return session_s
 
 
 def test_kill_9_leaves_a_partial_recording_that_plays(tmp_path: Path) -> None:
@@ -46,11 +53,9 @@ def test_kill_9_leaves_a_partial_recording_that_plays(tmp_path: Path) -> None:
     server = start_server(data_dir)
     try:
         session = new_session(server.base_url, api_token)
-        joined_at = asyncio.run(
-            run_session_until_killed(server.base_url, link_token(session), session["id"], api_token)
+        session_s = asyncio.run(
+            run_session_until_killed(server, link_token(session), session["id"], api_token)
         )
-        server.kill()  # while both peers are still sending
-        session_s = time.monotonic() - joined_at
     finally:
         server.stop()
 
@@ -75,5 +80,7 @@ def test_kill_9_leaves_a_partial_recording_that_plays(tmp_path: Path) -> None:
     # The recording runs from the customer's join (its consent) to the kill.
     assert frames > 30
     assert recording["duration_s"] is not None
-    assert last_s >= session_s - MAX_LOST_S, f"recording stops at {last_s:.2f} s of a {session_s:.2f} s session"
+    assert last_s >= session_s - MAX_LOST_S, (
+        f"recording stops at {last_s:.2f} s of a {session_s:.2f} s session"
+    )
     assert abs(recording["duration_s"] - last_s) < 1.0

@@ -86,7 +86,7 @@ def record(path: Path, video: list[av.Packet], audio: list[av.Packet], realtime:
     recorder = Recorder(path)
     for i, packet in enumerate(video):
         recorder.write("video", packet)
-        for a in audio[i * 3 // 2: (i + 1) * 3 // 2]:
+        for a in audio[i * 3 // 2 : (i + 1) * 3 // 2]:
             recorder.write("customer_audio", a)
         if realtime:
             time.sleep(1 / 30)
@@ -152,9 +152,15 @@ def test_recovery_marks_sessions_a_crash_left_live_as_partial(tmp_path: Path) ->
         case = Case(title="c")
         s.add(case)
         s.flush()
-        live = RepairSession(case_id=case.id, token_expires_at=utcnow(), state="live", recording_status="recording")
-        quiet = RepairSession(case_id=case.id, token_expires_at=utcnow(), state="live", recording_status="none")
-        done = RepairSession(case_id=case.id, token_expires_at=utcnow(), state="ended", recording_status="complete")
+        live = RepairSession(
+            case_id=case.id, token_expires_at=utcnow(), state="live", recording_status="recording"
+        )
+        quiet = RepairSession(
+            case_id=case.id, token_expires_at=utcnow(), state="live", recording_status="none"
+        )
+        done = RepairSession(
+            case_id=case.id, token_expires_at=utcnow(), state="ended", recording_status="complete"
+        )
         s.add_all([live, quiet, done])
     files = recording_files(recordings, live.id)
     record(files.media, vp8_packets(30), []).close()

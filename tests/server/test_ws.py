@@ -73,7 +73,11 @@ def test_customer_and_expert_join_see_each_other_and_chat(setup: Setup) -> None:
         assert receive_until(customer, "recording")["status"] == "recording"
         with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
             assert join_expert(setup, expert)["peers"] == {"customer": "joined"}
-            assert receive_until(customer, "presence") == {"type": "presence", "role": "expert", "status": "joined"}
+            assert receive_until(customer, "presence") == {
+                "type": "presence",
+                "role": "expert",
+                "status": "joined",
+            }
             expert.send_json({"type": "chat", "text": "Hello, can you show me the back?"})
             line = receive_until(customer, "chat")
             assert line["from_role"] == "expert" and line["text"] == "Hello, can you show me the back?"

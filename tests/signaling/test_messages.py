@@ -83,9 +83,13 @@ def test_parsing_never_fails_with_anything_but_a_protocol_error(raw: str | bytes
         pass
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-                    max_leaves=12))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+        max_leaves=12,
+    )
+)
 def test_any_json_value_is_either_a_message_or_a_protocol_error(value: object) -> None:
     for candidate in (value, {"type": "join", "role": value}, {"type": "chat", "text": value}):
         try:

@@ -16,7 +16,9 @@ def test_joining_tells_the_other_side() -> None:
     machine = SessionMachine("s")
     assert machine.join("customer", "c1") == []  # nobody to tell yet
     actions = machine.join("expert", "e1")
-    assert [m.model_dump() for m in sent(actions, "c1")] == [{"type": "presence", "role": "expert", "status": "joined"}]
+    assert [m.model_dump() for m in sent(actions, "c1")] == [
+        {"type": "presence", "role": "expert", "status": "joined"}
+    ]
     assert machine.peers_seen_by("expert") == {"customer": "joined"}
 
 
