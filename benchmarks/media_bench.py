@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
 from tests.server_process import ServerProcess, cli, start_server  # noqa: E402
@@ -36,6 +38,10 @@ from tests.synthetic_peers import SyntheticPeer, board_camera, start_customer, w
 from tests.ws_participants import Participant, join_as_customer, join_as_expert, link_token, new_session  # noqa: E402
 
 WARMUP_S = 4.0
+FORWARD, FORWARD_VISION, REENCODE = "forward", "forward + vision", "reencode (baseline)"
+# The synthetic customer's clip is the circuit board: vision runs this procedure's pipeline on it.
+VISION_PROCEDURE = "board-connector-reseat"
+VISION_TOLERANCE = 0.10  # issue 4: fps and added latency with vision on within 10% of vision off
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The issue's targets on this machine.
@@ -115,14 +121,22 @@ async def run_direct(n: int, seconds: float, frames: list) -> Result:  # type: i
 
 
 async def run_relay(
-    server: ServerProcess, api_token: str, mode: str, n: int, seconds: float, frames: list
-) -> Result:  # type: ignore[type-arg]
+    server: ServerProcess,
+    api_token: str,
+    mode: str,
+    n: int,
+    seconds: float,
+    frames: list[np.ndarray],
+    procedure_id: str | None = None,
+) -> Result:
     participants: list[Participant] = []
     customers, experts = [], []
     for i in range(n):
         session = new_session(server.base_url, api_token, f"bench {mode} {n}.{i}")
         customer = await join_as_customer(server.base_url, link_token(session), frames)
         expert = await join_as_expert(server.base_url, session["id"], api_token)
+        if procedure_id is not None:  # vision on: the server runs the procedure's pipeline
+            await expert.socket.send(json.dumps({"type": "set_procedure", "procedure_id": procedure_id}))
         participants += [customer, expert]
         customers.append(customer.peer)
         experts.append(expert.peer)
@@ -167,8 +181,20 @@ def print_table(results: list[Result]) -> None:
         )
     print()
     for n in sorted(direct):
-        forward = next((r for r in results if r.mode == "forward" and r.sessions == n), None)
-        reencode = next((r for r in results if r.mode == "reencode (baseline)" and r.sessions == n), None)
+        forward = next((r for r in results if r.mode == FORWARD and r.sessions == n), None)
+        with_vision = next((r for r in results if r.mode == FORWARD_VISION and r.sessions == n), None)
+        reencode = next((r for r in results if r.mode == REENCODE and r.sessions == n), None)
+        if forward and with_vision:
+            fps_change = with_vision.fps / forward.fps - 1
+            off, on = forward.p(0.5) - direct[n].p(0.5), with_vision.p(0.5) - direct[n].p(0.5)
+            latency_change = on / off - 1 if off > 0 else float("nan")
+            met = abs(fps_change) <= VISION_TOLERANCE and abs(latency_change) <= VISION_TOLERANCE
+            print(
+                f"N={n}: vision on vs off: fps {with_vision.fps:.1f} vs {forward.fps:.1f} "
+                f"({100 * fps_change:+.1f}%), "
+                f"added latency p50 {on:.1f} vs {off:.1f} ms ({100 * latency_change:+.1f}%) "
+                f"(target within {100 * VISION_TOLERANCE:.0f}%: {verdict(met)})"
+            )
         if forward and reencode and forward.server_cpu_per_session and reencode.server_cpu_per_session:
             ratio = reencode.server_cpu_per_session / forward.server_cpu_per_session
             added95 = forward.p(0.95) - direct[n].p(0.95)
@@ -187,12 +213,20 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
         for n in args.sessions:
             print(f"direct, N={n} ...", file=sys.stderr)
             results.append(await run_direct(n, args.seconds, frames))
-        for relay, label in (("forward", "forward"), ("reencode", "reencode (baseline)")):
+        for relay in ("forward", "reencode"):
             server, token = start_mode_server(Path(tmp), relay)
             try:
                 for n in args.sessions:
-                    print(f"{label}, N={n} ...", file=sys.stderr)
-                    results.append(await run_relay(server, token, label, n, args.seconds, frames))
+                    runs = (
+                        [(FORWARD, None), (FORWARD_VISION, VISION_PROCEDURE)]
+                        if relay == "forward"
+                        else [(REENCODE, None)]
+                    )
+                    for label, procedure in runs:
+                        print(f"{label}, N={n} ...", file=sys.stderr)
+                        results.append(
+                            await run_relay(server, token, label, n, args.seconds, frames, procedure)
+                        )
             finally:
                 server.stop()
     return results

@@ -35,6 +35,7 @@ from .cases import (
 from .config import Settings
 from .db import Case, Database, RepairSession, iso
 from .errors import ApiError
+from .procedures_api import check_procedure_id
 from .storage import recording_files
 
 EDITORS = ("expert", "admin")
@@ -174,6 +175,7 @@ async def cases_list(request: Request) -> JSONResponse:
 async def cases_create(request: Request) -> JSONResponse:
     principal = await in_thread(auth.require_role, request, *EDITORS)
     body = await parse_json(request, CaseCreate)
+    check_procedure_id(request, body.procedure_id)
     case = await in_thread(insert_case, _db(request), body, principal.user_id)
     return JSONResponse(case_with_sessions_json(request, case), status_code=201)
 
@@ -187,6 +189,7 @@ async def case_get(request: Request) -> JSONResponse:
 async def case_patch(request: Request) -> JSONResponse:
     await in_thread(auth.require_role, request, *EDITORS)
     body = await parse_json(request, CasePatch)
+    check_procedure_id(request, body.procedure_id)
     case = await in_thread(update_case, _db(request), request.path_params["case_id"], body)
     return JSONResponse(case_with_sessions_json(request, case))
 

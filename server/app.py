@@ -1,8 +1,9 @@
 """The application factory: ``create_app(settings)`` builds everything and hands it out.
 
 State lives on ``app.state`` (made here and in the lifespan, closed on shutdown), never in
-module globals: ``app.state.settings``, ``app.state.db`` (:class:`server.db.Database`) and
-``app.state.live`` (:class:`server.live.LiveRegistry`, the sessions in progress).
+module globals: ``app.state.settings``, ``app.state.db`` (:class:`server.db.Database`),
+``app.state.live`` (:class:`server.live.LiveRegistry`, the sessions in progress) and
+``app.state.procedures`` (:class:`procedures.ProcedureLibrary`, loaded once: procedures are files).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import api, pages, ws
+from procedures import BUILTIN_LIBRARY, ProcedureLibrary
+
+from . import api, pages, procedures_api, snapshots_api, ws
 from .config import Settings
 from .db import Database
 from .errors import ApiError, handle_api_error, handle_http_exception
@@ -44,17 +47,30 @@ def secret_key_for(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def create_app(settings: Settings, database: Database | None = None) -> Starlette:
+def load_procedures(settings: Settings) -> ProcedureLibrary:
+    """The built-in procedures and those of ``settings.procedure_dirs``; what fails is logged, not fatal."""
+    procedures = ProcedureLibrary.load([BUILTIN_LIBRARY, *settings.procedure_dirs])
+    for error in procedures.errors:
+        logger.warning("procedure not loaded: %s: %s", error.path, error.message)
+    return procedures
+
+
+def create_app(
+    settings: Settings, database: Database | None = None, procedures: ProcedureLibrary | None = None
+) -> Starlette:
+    """``procedures``: an already loaded library (the CLI loads it first to report on it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     db = database or Database(settings.database_url)
+    if procedures is None:
+        procedures = load_procedures(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         recovered = recover_unfinished_sessions(db, settings.recordings_dir)
         for session_id in recovered:
             logger.warning("session %s was cut off by a restart: marked ended, recording partial", session_id)
-        live = LiveRegistry(settings, db)
+        live = LiveRegistry(settings, db, app.state.procedures)
         app.state.live = live
         try:
             yield
@@ -64,6 +80,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     routes = [
         Route("/healthz", api.healthz),
         *api.routes(),
+        *procedures_api.routes(),
+        *snapshots_api.routes(),
         *pages.routes(),
         WebSocketRoute("/ws", ws.signaling_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_WEB_DIR), name="static"),
@@ -86,4 +104,5 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.procedures = procedures
     return app

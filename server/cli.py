@@ -14,10 +14,14 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import auth
 from .config import DEFAULT_DATA_DIR, IceServerConfig, Settings
 from .db import Database
+
+if TYPE_CHECKING:
+    from procedures import ProcedureLibrary
 
 DATA_DIR_ENV = "REPAIRSIGHT_DATA_DIR"
 WS_MAX_BYTES = 1024 * 1024
@@ -87,6 +91,26 @@ def tls_files(args: argparse.Namespace, data_dir: Path) -> tuple[Path | None, Pa
     return (Path(args.tls_cert) if args.tls_cert else None, Path(args.tls_key) if args.tls_key else None)
 
 
+def procedure_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
+    """``--procedures`` directories; each must exist, so a typo is not a silently empty library."""
+    dirs = []
+    for given in args.procedures:
+        path = Path(given)
+        if not path.is_dir():
+            problem = "is a file, not a directory" if path.exists() else "no such directory"
+            raise CliError(f"--procedures {given}: {problem}; give a directory that holds procedure folders")
+        dirs.append(path)
+    return tuple(dirs)
+
+
+def report_procedures(library: ProcedureLibrary) -> None:
+    """One line with how many procedures loaded, then one per procedure that did not (the server
+    starts anyway: a broken procedure must not take the others down)."""
+    err(f"Loaded {len(library)} procedure(s): {', '.join(sorted(library.procedures)) or 'none'}")
+    for error in library.errors:
+        err(f"Procedure not loaded: {error.path}: {error.message}")
+
+
 def listening_urls(scheme: str, host: str, port: int) -> list[str]:
     """Where people can open the server; for a wildcard host, this machine's addresses."""
     if host in ("0.0.0.0", "::", ""):
@@ -109,6 +133,8 @@ def _is_ip(name: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from procedures import BUILTIN_LIBRARY, ProcedureLibrary
+
     from .app import create_app
 
     data_dir = data_dir_of(args)
@@ -124,6 +150,7 @@ def serve(args: argparse.Namespace) -> int:
         ice_servers=ice_servers(args),
         public_url=args.public_url.rstrip("/") if args.public_url else None,
         video_relay=args.video_relay,
+        procedure_dirs=procedure_dirs(args),
     )
     db = open_database(data_dir)
     password = auth.ensure_first_admin(db)
@@ -138,8 +165,10 @@ def serve(args: argparse.Namespace) -> int:
     for url in listening_urls(scheme, args.host, args.port):
         print(f"RepairSight is at {url}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    procedures = ProcedureLibrary.load([BUILTIN_LIBRARY, *settings.procedure_dirs])
+    report_procedures(procedures)
     config = uvicorn.Config(
-        create_app(settings, db),
+        create_app(settings, db, procedures),
         host=args.host,
         port=args.port,
         ssl_certfile=str(cert) if cert else None,
@@ -236,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ice-username", help="username for the TURN servers")
     run.add_argument("--ice-credential", help="credential for the TURN servers")
     run.add_argument("--public-url", help="base URL for customer links, e.g. behind a proxy")
+    run.add_argument(
+        "--procedures",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of procedure folders to load beside the built-in ones (repeatable; see "
+        "docs/procedures.md)",
+    )
     run.add_argument(
         "--video-relay",
         choices=("forward", "reencode"),

@@ -40,6 +40,8 @@ class Settings:
     video_relay: Literal["forward", "reencode"] = "forward"
     # Public base URL for customer links (e.g. behind a proxy); default: the request's own.
     public_url: str | None = None
+    # Directories of procedure folders loaded beside the built-in procedures/library (--procedures).
+    procedure_dirs: tuple[Path, ...] = ()
 
     @property
     def database_path(self) -> Path:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +30,14 @@ class EventLog:
         self._file: TextIO | None = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the session
         self._fsync_pending = False
 
+    def now_ms(self) -> int | None:
+        """The log's clock: ms since the recording started (None without a recording)."""
+        return self._clock_ms()
+
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {
             "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "t_ms": self._clock_ms(),
+            "t_ms": self.now_ms(),
             "type": kind,
             **fields,
         }
@@ -92,7 +95,3 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], bool]:
             else:
                 logger.warning("%s: skipping a damaged line %d", path, index + 1)
     return events, truncated
-
-
-def monotonic_ms_since(start: float) -> int:
-    return int((time.monotonic() - start) * 1000)

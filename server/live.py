@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from signaling import (
+    Annotate,
+    AnnotationAdded,
     Answer,
+    BurnInState,
     ChatMessage,
     ChatSend,
     ClientMessage,
@@ -25,21 +28,31 @@ from signaling import (
     Joined,
     Offer,
     Ping,
+    PointerMove,
     Pong,
     ProtocolError,
     RecordingStatus,
+    RemoveAnnotation,
     ServerMessage,
+    SetBurnIn,
+    SetProcedure,
+    StepCommand,
+    TakeSnapshot,
 )
 from signaling.messages import RecordingState
 from signaling.state import Action, Close, Role, Send, SessionMachine
 
+from .ar_session import ARSession
 from .config import Settings
-from .db import Database, RepairSession, new_id, utcnow
+from .db import Case, Database, RepairSession, new_id, utcnow
 from .eventlog import EventLog
 from .links import check_link
 from .media.hub import SessionMedia
 from .media.recorder import Recorder
 from .storage import recording_files
+
+if TYPE_CHECKING:
+    from procedures import ProcedureLibrary
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +79,14 @@ class LiveSession:
             registry.settings.ice_servers,
             on_connection_state=self._on_media_state,
             reencode_video=registry.settings.video_relay == "reencode",
+            on_datachannel=lambda role, channel: self.ar.add_channel(role, channel),
         )
         self.files = recording_files(registry.settings.recordings_dir, row.id)
         self.recorder: Recorder | None = None
         self.consent = row.consent
         self.events = EventLog(self.files.events, clock_ms=self._recording_ms)
+        self.ar = ARSession(row.id, self.media, self.events, self.files, registry.procedures, self.broadcast)
+        self.case_id = row.case_id
         self.connections: dict[str, Connection] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._idle: asyncio.TimerHandle | None = None
@@ -112,6 +128,9 @@ class LiveSession:
                 await self._carry_out(self.machine.broadcast(status))
             else:
                 await conn.send(status)
+            await conn.send(self.ar.procedure_state())
+            for kept, _anchored in self.ar.marks.values():
+                await conn.send(AnnotationAdded(annotation=kept))
             await self._carry_out(actions)
 
     async def _customer_joined(self, consent: bool) -> bool:
@@ -172,6 +191,38 @@ class LiveSession:
             await self.end("the expert ended the session")
         elif isinstance(message, Ping):
             await conn.send(Pong())
+        elif isinstance(message, SetProcedure):
+            await self.ar.set_procedure(message.procedure_id, by="expert")
+            await asyncio.to_thread(self._save_case_procedure, message.procedure_id)
+        elif isinstance(message, StepCommand):
+            await self.ar.step_command(message.action, message.step_id)
+        elif isinstance(message, Annotate):
+            await self.ar.annotate(message)
+        elif isinstance(message, RemoveAnnotation):
+            await self.ar.remove_annotation(message.id)
+        elif isinstance(message, PointerMove):
+            await self.ar.pointer(message)
+        elif isinstance(message, TakeSnapshot):
+            if self.consent is not True:
+                raise ProtocolError("no_consent", "the customer has not agreed to recording, so no snapshots")
+            await conn.send(await self.ar.snapshot())
+        elif isinstance(message, SetBurnIn):
+            await self.ar.set_burn_in(message.enabled)
+            await conn.send(BurnInState(enabled=message.enabled))
+
+    async def broadcast(self, message: ServerMessage, role: str | None) -> None:
+        """Send to one role's socket, or to both (``role`` None)."""
+        for target in ("customer", "expert"):
+            conn_id = self.machine.connections[target]  # type: ignore[index]
+            if conn_id is not None and role in (None, target) and conn_id in self.connections:
+                await self.connections[conn_id].send(message)
+
+    def _save_case_procedure(self, procedure_id: str | None) -> None:
+        """The case remembers the procedure the expert picked, for the next session and for analytics."""
+        with self.db.session() as s:
+            case = s.get(Case, self.case_id)
+            if case is not None:
+                case.procedure_id = procedure_id
 
     async def disconnected(self, conn: Connection, close_code: int | None) -> None:
         """A socket closed. A clean close means the participant left; otherwise they may come back."""
@@ -222,6 +273,7 @@ class LiveSession:
             for handle in [*self._grace.values(), *([self._idle] if self._idle else [])]:
                 handle.cancel()
             self._grace.clear()
+            await self.ar.close()
             await self.media.close()
             duration = await asyncio.to_thread(self.recorder.close) if self.recorder is not None else None
             self.events.close()
@@ -258,9 +310,10 @@ class LiveSession:
 class LiveRegistry:
     """The live sessions of this server process, by session id."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, procedures: ProcedureLibrary) -> None:
         self.settings = settings
         self.db = db
+        self.procedures = procedures
         self.sessions: dict[str, LiveSession] = {}
 
     def presence(self, session_id: str) -> dict[str, str]:
@@ -300,11 +353,19 @@ class LiveRegistry:
         if live is None:
             live = LiveSession(self, row)
             self.sessions[session_id] = live
+            procedure_id = await asyncio.to_thread(self._case_procedure, row.case_id)
+            if procedure_id is not None and procedure_id in self.procedures:
+                await live.ar.set_procedure(procedure_id, by="server")
         return live
 
     def _load(self, session_id: str) -> RepairSession | None:
         with self.db.session() as s:
             return s.get(RepairSession, session_id)
+
+    def _case_procedure(self, case_id: str) -> str | None:
+        with self.db.session() as s:
+            case = s.get(Case, case_id)
+            return case.procedure_id if case is not None else None
 
     def forget(self, live: LiveSession) -> None:
         if self.sessions.get(live.session_id) is live:

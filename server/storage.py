@@ -20,6 +20,11 @@ class RecordingFiles:
         """Append-only JSON lines: join, leave, chat, steps, annotations, with timestamps."""
         return self.directory / "events.jsonl"
 
+    @property
+    def snapshots(self) -> Path:
+        """``<id>.jpg`` full-resolution frames and ``<id>.json`` with the AR state of each."""
+        return self.directory / "snapshots"
+
 
 def recording_files(recordings_dir: Path, session_id: str) -> RecordingFiles:
     if not session_id or "/" in session_id or session_id.startswith("."):

@@ -10,7 +10,7 @@ checks the size before it decodes anything, so a huge message costs nothing) and
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -80,11 +80,109 @@ class Ping(_Message):
     type: Literal["ping"] = "ping"
 
 
+Point = tuple[float, float]
+
+
+class SetProcedure(_Message):
+    """Expert only, any time: guide with this procedure from its first step (``None``: no procedure)."""
+
+    type: Literal["set_procedure"] = "set_procedure"
+    procedure_id: str | None = Field(max_length=100)
+
+
+class StepCommand(_Message):
+    """Expert only, with a procedure chosen: go to the next or previous step, or jump to ``step_id``.
+
+    ``action`` ``complete`` marks the current step done (the expert overrides vision) and
+    moves on.
+    """
+
+    type: Literal["step"] = "step"
+    action: Literal["next", "previous", "jump", "complete"]
+    step_id: str | None = Field(default=None, max_length=100)
+
+
+ShapeKind = Literal["arrow", "circle", "rect", "freehand", "text"]
+
+
+class Annotate(_Message):
+    """Expert only: a mark drawn on the video, in the pixels of the frame it was drawn on.
+
+    ``frame_timestamp_ms`` is the ``timestamp_ms`` of the AR state of that frame (the live
+    one, or the frozen one): the server maps the points through that frame's homography into
+    reference pixels, so the mark stays on the device. Points: arrow and rect [from, to],
+    circle [centre, a point on the rim], freehand 2-500 points, text [anchor] with ``text``.
+    """
+
+    type: Literal["annotate"] = "annotate"
+    shape: ShapeKind
+    points_frame_px: list[Point] = Field(min_length=1, max_length=500)
+    frame_timestamp_ms: int | None = None
+    frame_size: tuple[int, int] = Field(description="width, height of the frame the points are in")
+    text: str | None = Field(default=None, max_length=200)
+
+
+class RemoveAnnotation(_Message):
+    """Expert only: take one of its marks away (``id`` from ``annotation_added``)."""
+
+    type: Literal["remove_annotation"] = "remove_annotation"
+    id: str = Field(max_length=64)
+
+
+class PointerMove(_Message):
+    """Expert only, while pointing: a transient dot at (x, y) in frame pixels; ``None`` hides it."""
+
+    type: Literal["pointer"] = "pointer"
+    x_frame_px: float | None = None
+    y_frame_px: float | None = None
+    frame_size: tuple[int, int] = (640, 480)
+
+
+class TakeSnapshot(_Message):
+    """Expert only: save the current full-resolution frame (with its AR state) to the case."""
+
+    type: Literal["snapshot"] = "snapshot"
+
+
+class SetBurnIn(_Message):
+    """Expert only: draw the overlay into the expert's video on the server (costs a re-encode)."""
+
+    type: Literal["burn_in"] = "burn_in"
+    enabled: bool
+
+
 ClientMessage = Annotated[
-    Join | Offer | IceCandidate | ChatSend | EndSession | Ping, Field(discriminator="type")
+    Join
+    | Offer
+    | IceCandidate
+    | ChatSend
+    | EndSession
+    | Ping
+    | SetProcedure
+    | StepCommand
+    | Annotate
+    | RemoveAnnotation
+    | PointerMove
+    | TakeSnapshot
+    | SetBurnIn,
+    Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("join", "offer", "ice", "chat", "end_session", "ping")
+CLIENT_TYPES = (
+    "join",
+    "offer",
+    "ice",
+    "chat",
+    "end_session",
+    "ping",
+    "set_procedure",
+    "step",
+    "annotate",
+    "remove_annotation",
+    "pointer",
+    "snapshot",
+    "burn_in",
+)
 
 
 # --- server -> client -------------------------------------------------------------------
@@ -171,8 +269,119 @@ class Error(_Message):
     message: str
 
 
+class ProcedureState(_Message):
+    """Server, to both sides: on join and whenever the expert picks a procedure or the step changes.
+
+    ``procedure`` is the procedure as ``GET /api/procedures/{id}`` gives it (None: no procedure);
+    ``step_id``/``step_index`` is the current step, ``completed`` the steps done so far.
+    """
+
+    type: Literal["procedure"] = "procedure"
+    procedure: dict[str, Any] | None
+    step_id: str | None
+    step_index: int | None
+    completed: list[str]
+    changed_by: Literal["expert", "vision", "server"] | None = None
+
+
+class SessionAnnotation(_Message):
+    """An expert's mark as the session keeps it.
+
+    Anchored marks are in reference pixels of the procedure's device (``points_ref_px``) and
+    come back projected in every AR state; a mark drawn while no device was located is pinned
+    to the screen, in fractions of the frame (``points_frame_fraction``, 0..1).
+    """
+
+    id: str
+    shape: ShapeKind
+    anchored: bool
+    points_ref_px: list[Point] | None = None
+    points_frame_fraction: list[Point] | None = None
+    text: str | None = None
+    step_id: str | None = None
+
+
+class AnnotationAdded(_Message):
+    """Server, to both sides, after an ``annotate``: the mark as kept (``anchored`` says where)."""
+
+    type: Literal["annotation_added"] = "annotation_added"
+    annotation: SessionAnnotation
+
+
+class AnnotationRemoved(_Message):
+    """Server, to both sides, after a ``remove_annotation``."""
+
+    type: Literal["annotation_removed"] = "annotation_removed"
+    id: str
+
+
+class Pointer(_Message):
+    """Server, to the customer: the expert's pointer (None hides it), in fractions of the frame."""
+
+    type: Literal["pointer"] = "pointer"
+    x_fraction: float | None
+    y_fraction: float | None
+
+
+class SnapshotSaved(_Message):
+    """Server, to the expert: a snapshot was saved to the case."""
+
+    type: Literal["snapshot_saved"] = "snapshot_saved"
+    id: str
+    url: str
+    t_ms: int | None
+    device_found: bool
+
+
+class BurnInState(_Message):
+    """Server, to the expert: whether the overlay is drawn into its video on the server."""
+
+    type: Literal["burn_in"] = "burn_in"
+    enabled: bool
+
+
+class ArStateUpdate(_Message):
+    """Server, on the ``ar`` data channel (unordered, no retransmits: the newest wins), to both
+    sides, at the rate vision runs: where the device is in the frame ``timestamp_ms`` and what
+    to draw there. Frame pixels of a ``frame_size`` frame; clients scale to their video element.
+
+    Built from ``vision.ARState.to_dict()`` plus the session's ``seq``, ``step_id`` and pinned
+    marks; see docs/protocol.md for every field.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Literal["ar_state"] = "ar_state"
+    seq: int
+    step_id: str | None
+    timestamp_ms: int
+    frame_size: list[int]
+    found: bool
+    outline_frame_px: list[list[float]] | None
+    homography: list[list[float]] | None
+    annotations: list[dict[str, Any]]
+    target_frame_px: list[list[float]] | None
+    hands: list[dict[str, Any]]
+    step_completed: bool
+    pinned: list[SessionAnnotation] = []
+
+
 ServerMessage = (
-    Joined | Answer | Presence | ChatMessage | RecordingStatus | Replaced | SessionEnded | Pong | Error
+    Joined
+    | Answer
+    | Presence
+    | ChatMessage
+    | RecordingStatus
+    | Replaced
+    | SessionEnded
+    | Pong
+    | Error
+    | ProcedureState
+    | AnnotationAdded
+    | AnnotationRemoved
+    | Pointer
+    | SnapshotSaved
+    | BurnInState
 )
 
 

@@ -12,20 +12,36 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .messages import (
+    Annotate,
     ClientMessage,
     EndSession,
     Join,
+    PointerMove,
     Presence,
     PresenceStatus,
     ProtocolError,
+    RemoveAnnotation,
     Replaced,
     Role,
     ServerMessage,
     SessionEnded,
+    SetBurnIn,
+    SetProcedure,
+    StepCommand,
+    TakeSnapshot,
 )
 
 ROLES: tuple[Role, Role] = ("customer", "expert")
-EXPERT_ONLY = (EndSession,)
+EXPERT_ONLY = (
+    EndSession,
+    SetProcedure,
+    StepCommand,
+    Annotate,
+    RemoveAnnotation,
+    PointerMove,
+    TakeSnapshot,
+    SetBurnIn,
+)
 
 # WebSocket close codes (RFC 6455 section 7.4; 4000-4999 are for applications).
 CLOSE_NORMAL = 1000

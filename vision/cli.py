@@ -1,6 +1,7 @@
 """``repairsight vision ...``: check a reference photo or a video from outside the code.
 
     python -m vision.cli check REFERENCE VIDEO [--out FILE.jsonl] [--detect-every N] [--no-track]
+                                               [--lost-detect-every N]
     python -m vision.cli hands IMAGE_OR_VIDEO [--out FILE.jsonl] [--lite] [--model PATH]
     python -m vision.cli mat OUT.pdf|OUT.png
 
@@ -85,7 +86,12 @@ def run_check(args: argparse.Namespace, out: IO[str]) -> dict[str, Any]:
     else:
         options = PipelineOptions(reference=reference, hands=False)
     follower = DeviceFollower(
-        make_locator(options), FollowOptions(detect_every=args.detect_every, track=not args.no_track)
+        make_locator(options),
+        FollowOptions(
+            detect_every=args.detect_every,
+            lost_detect_every=args.lost_detect_every,
+            track=not args.no_track,
+        ),
     )
     frames = found = 0
     ms: list[float] = []
@@ -177,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--no-track", action="store_true", help="never track: detect on every frame")
     check.add_argument(
+        "--lost-detect-every",
+        type=int,
+        default=FollowOptions().lost_detect_every,
+        metavar="N",
+        help="while the device is lost, run the detector every N frames and report the others "
+        f"not found without a search (default {FollowOptions().lost_detect_every}; 1: every frame)",
+    )
+    check.add_argument(
         "--anchor",
         choices=("features", "aruco"),
         default="features",
@@ -199,6 +213,9 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check" and args.detect_every < 1:
         print("error: --detect-every must be >= 1", file=sys.stderr)
+        return 2
+    if args.command == "check" and args.lost_detect_every < 1:
+        print("error: --lost-detect-every must be >= 1", file=sys.stderr)
         return 2
     runners = {"check": run_check, "hands": run_hands, "mat": run_mat}
     try:

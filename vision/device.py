@@ -5,6 +5,14 @@ whenever the tracker is lost or its confidence drops; in between the tracker car
 location (about half the detector's cost, docs/vision.md). A detection that fails while
 tracking still holds does not drop the device: a blurred frame often defeats the detector but not
 the flow. After every find the homography is aligned with the reference (vision.refine).
+
+While the device is lost (out of view, turned away), the detector runs only on every
+``lost_detect_every``-th frame; the frames in between are reported not found at once, without a
+search. The first frame after a loss is always searched, so a short tracking failure costs
+nothing; a device that comes back into view (and stays detectable) is found up to
+``lost_detect_every - 1`` frames later than with a search on every frame. This is what keeps
+the whole pipeline within its per-frame budget on a video where the device is absent most of
+the time (docs/vision.md).
 """
 
 from __future__ import annotations
@@ -39,9 +47,16 @@ class FollowOptions:
     the reference has confirmed for this many frames is dropped. Flow alone follows whatever moves
     like the points did; on the real box video (a 3-D box, a reference photo in other light) it
     kept an outline for 120 frames after the detector last agreed.
+
+    ``lost_detect_every``: while the device is lost, search for it on every this-many-th frame
+    only (1: every frame); the frames in between are reported not found without a search, so
+    re-detection after the device reappears takes up to ``lost_detect_every - 1`` frames longer.
+    It never makes the detector run less often than ``detect_every`` asks, and it does not apply
+    without tracking (``track`` False is detection on every frame).
     """
 
     detect_every: int = 15
+    lost_detect_every: int = 3
     max_unconfirmed_frames: int = 30
     track: bool = True
     refine: bool = True
@@ -54,6 +69,13 @@ class FollowOptions:
     def __post_init__(self) -> None:
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.lost_detect_every < 1:
+            raise ValueError(f"lost_detect_every must be >= 1, got {self.lost_detect_every}")
+
+    @property
+    def lost_interval(self) -> int:
+        """Frames from one search to the next while lost, as applied (see the class docstring)."""
+        return min(self.lost_detect_every, self.detect_every) if self.track else 1
 
 
 class DeviceFollower:
@@ -67,6 +89,8 @@ class DeviceFollower:
         self._filter = OneEuroFilter(self.options.smoothing)
         self._frames_since_detection = 0
         self._frames_unconfirmed = 0
+        self._lost_skip = 0  # frames still to report lost without a search
+        self._last_search: Location | None = None
         self._corners_ref = reference_corners(*locator.reference_size)
 
     def reset(self) -> None:
@@ -75,6 +99,8 @@ class DeviceFollower:
         self._filter.reset()
         self._frames_since_detection = 0
         self._frames_unconfirmed = 0
+        self._lost_skip = 0
+        self._last_search = None
 
     def update(self, frame_gray: ImageArray, timestamp_ms: int) -> Location:
         """Locate the device in this frame (detect or track), refined and smoothed."""
@@ -93,14 +119,21 @@ class DeviceFollower:
             or self._frames_since_detection + 1 >= opts.detect_every
         )
         location = tracked
+        lost = tracked is None or not tracked.found
+        if lost and self._lost_skip > 0:
+            self._lost_skip -= 1
+            self._filter.reset()
+            return self._not_searched()
         if due:
             detected = self._detect(frame_gray)
             self._frames_since_detection = 0
-            if detected.found or tracked is None or not tracked.found:
+            if detected.found or lost:
                 location = detected
                 if detected.found and opts.track:
                     self._tracker.start(frame_gray, detected)
                     self._frames_unconfirmed = 0
+            self._last_search = detected
+            self._lost_skip = 0 if detected.found or not lost else opts.lost_interval - 1
         else:
             self._frames_since_detection += 1
         assert location is not None
@@ -108,6 +141,15 @@ class DeviceFollower:
             self._filter.reset()
             return location
         return self._smoothed(location, timestamp_ms)
+
+    def _not_searched(self) -> Location:
+        last = self._last_search
+        assert last is not None
+        return not_found(
+            last.source,
+            f"not searched (lost; the detector runs every {self.options.lost_interval} frames): "
+            f"last search: {last.reason}",
+        )
 
     def _detect(self, frame_gray: ImageArray) -> Location:
         detected = self.locator.locate(frame_gray)

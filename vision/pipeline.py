@@ -33,6 +33,11 @@ class PipelineOptions:
     ``anchor`` "features" needs ``reference`` (the device photo); "aruco" needs ``mat_layout``
     (and optionally ``reference``, the image whose pixels the layout is in; the rendered mat by
     default). Annotations and the step rule are in reference pixels.
+
+    ``detect_every`` and ``lost_detect_every`` are :class:`vision.device.FollowOptions`'s: the
+    detector runs every ``detect_every`` frames while the device is tracked, and every
+    ``lost_detect_every`` frames while it is lost (so a device coming back into view is found
+    up to ``lost_detect_every - 1`` frames later than with a search on every frame).
     """
 
     anchor: Literal["features", "aruco"] = "features"
@@ -42,6 +47,7 @@ class PipelineOptions:
     track: bool = True
     hands: bool = True
     detect_every: int = 15
+    lost_detect_every: int = 3
     smooth: bool = True
     hands_options: HandsOptions = field(default_factory=HandsOptions)
     feature_options: FeatureOptions = field(default_factory=FeatureOptions)
@@ -58,6 +64,8 @@ class PipelineOptions:
             raise ValueError("anchor 'aruco' needs a mat_layout")
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.lost_detect_every < 1:
+            raise ValueError(f"lost_detect_every must be >= 1, got {self.lost_detect_every}")
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,10 @@ class ARPipeline:
         self._follower: DeviceFollower | None = None
         if options.locate:
             follow = FollowOptions(
-                detect_every=options.detect_every, track=options.track, smooth=options.smooth
+                detect_every=options.detect_every,
+                lost_detect_every=options.lost_detect_every,
+                track=options.track,
+                smooth=options.smooth,
             )
             self._follower = DeviceFollower(make_locator(options), follow)
         self._hands = HandTracker(options.hands_options) if options.hands else None

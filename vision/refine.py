@@ -76,6 +76,20 @@ def track_points(
     return np.asarray(moved, dtype=np.float64).reshape(-1, 2), error
 
 
+def _window_box(
+    points: FloatArray, win_size_px: int, max_level: int, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """The frame box (x0, y0, x1, y1) that holds every point's Lucas-Kanade window at every level.
+
+    A margin of a full window at the coarsest level (twice what the window needs) leaves room for
+    the points to move while they converge.
+    """
+    margin = win_size_px * 2**max_level
+    low = np.floor(points.min(axis=0) - margin).astype(int)
+    high = np.ceil(points.max(axis=0) + margin).astype(int) + 1
+    return max(0, int(low[0])), max(0, int(low[1])), min(width, int(high[0])), min(height, int(high[1]))
+
+
 class ReferenceRefiner:
     """Holds the reference's trackable points; stateless per frame, so one per session is enough."""
 
@@ -110,16 +124,23 @@ class ReferenceRefiner:
         if inside.sum() < opts.min_points:
             return None
         ref_pts = self.points_ref_px[inside]
+        # Only the part of the frame that the points' windows can reach is warped and searched
+        # (a window at pyramid level L spans win * 2**L frame px); the device is usually a
+        # fraction of the frame, and warping the whole frame was half of this step's cost.
+        x0, y0, x1, y1 = _window_box(predicted[inside], opts.win_size_px, opts.max_level, width, height)
+        to_box = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
         warped = cv2.warpPerspective(
             self.reference_gray,
-            homography,
-            (width, height),
+            to_box @ homography,
+            (x1 - x0, y1 - y0),
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
+        offset = np.array([x0, y0], dtype=np.float64)
         moved, fb_error = track_points(
-            warped, frame_gray, predicted[inside], opts.win_size_px, opts.max_level
+            warped, frame_gray[y0:y1, x0:x1], predicted[inside] - offset, opts.win_size_px, opts.max_level
         )
+        moved = moved + offset
         ok = fb_error < opts.max_forward_backward_px
         if ok.sum() < opts.min_points:
             return None

@@ -67,6 +67,9 @@ export const getSession = (id) => api(`/api/sessions/${encodeURIComponent(id)}`)
 /** @param {string} id */
 export const endSessionRest = (id) => api(`/api/sessions/${encodeURIComponent(id)}/end`, { method: 'POST' });
 
+/** The repair procedures: [{id, title, ...}] (GET /api/procedures). */
+export const listProcedures = () => api('/api/procedures').then((data) => (data && data.procedures) || []);
+
 /**
  * The last path segment after `prefix`, e.g. idFromPath('/cases/') on /cases/abc -> "abc".
  * @param {string} prefix

@@ -1,6 +1,8 @@
-// The expert console: the customer's live camera and voice, the expert's microphone, chat, end.
+// The expert console: the customer's live camera and voice, the expert's microphone, chat, end,
+// and the AR controls (console-ar.js).
 
 import { endSessionRest, getCase, getSession, idFromPath } from './api.js';
+import { bindConsoleAr } from './console-ar.js';
 import { loadUser } from './header.js';
 import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
 import { renderSessionLink } from './session-link.js';
@@ -21,6 +23,8 @@ let micPromise = null;
 let micStream;
 /** @type {MediaStream|null} */
 let remoteStream = null;
+/** The AR controls, once the console is live. */
+let ar = null;
 
 function showPageError(text) {
   const node = byId('page-error');
@@ -112,6 +116,7 @@ function showEnded(text) {
   banner.replaceChildren(text, caseId ? ' · ' : '', caseId ? el('a', { href: `/cases/${encodeURIComponent(caseId)}` }, 'Back to the case') : '');
   banner.hidden = false;
   for (const id of ['chat-input', 'chat-send', 'end-session']) byId(id).disabled = true;
+  if (ar) ar.disable();
   byId('invite').hidden = true;
   byId('presence').textContent = '';
   byId('video-placeholder').hidden = false;
@@ -180,11 +185,16 @@ async function main() {
   micPromise.then((stream) => { micStream = stream; });
   const live = new PeerSession({
     makeJoin: () => joinExpert(sessionId),
-    addMedia,
+    addMedia: (pc) => {
+      addMedia(pc);
+      // The AR data channel must be in the offer: the server can only answer what is offered.
+      ar.attach(pc);
+    },
     onTrack,
     onStatus: (status, detail) => onStatus(live, status, detail),
   });
   exposeForTests(live);
+  ar = bindConsoleAr(live, { video, notify });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'expert', notify });
   bindErrors(live, notify);
   live.signaling.on('presence', () => showPresence(live));

@@ -1,7 +1,9 @@
 // The customer page: consent, then the rear camera and microphone go to the expert, whose voice
-// plays back. getUserMedia is called only after the customer taps "Start camera".
+// plays back. getUserMedia is called only after the customer taps "Start camera". The AR view
+// (overlay, current step, pointer) is in customer-ar.js.
 
 import { idFromPath } from './api.js';
+import { bindCustomerAr } from './customer-ar.js';
 import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
 import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
 import { joinCustomer } from './signaling.js';
@@ -19,6 +21,8 @@ const notify = makeNotifier(byId('notices'));
 let camera = null;
 let consent = false;
 let expertSeen = false;
+/** The AR view (overlay, steps, pointer), once the session starts. */
+let ar = null;
 
 /** @param {string} text */
 function showProblem(text) {
@@ -69,6 +73,8 @@ function addMedia(pc) {
     }
   }
   if (!camera.getAudioTracks().length) pc.addTransceiver('audio', { direction: 'recvonly' });
+  // The AR data channel must be in the offer: the server can only answer what is offered.
+  ar.attach(pc);
 }
 
 function onTrack(event) {
@@ -128,6 +134,7 @@ function startSession() {
     onStatus: (status, detail) => onStatus(live, status, detail),
   });
   exposeForTests(live);
+  ar = bindCustomerAr(live, { video: /** @type {HTMLVideoElement} */ (byId('local-video')) });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'customer', notify });
   bindErrors(live, notify);
   live.signaling.on('presence', () => showPresence(live));

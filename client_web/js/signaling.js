@@ -6,12 +6,37 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Longest chat line the server accepts, in characters. */
 export const MAX_CHAT_CHARS = 2000;
 
+/** Longest annotation text, in characters. */
+export const MAX_ANNOTATION_TEXT_CHARS = 200;
+/** Most points in one `annotate` (the console sends at most MAX_FREEHAND_POINTS for a freehand line). */
+export const MAX_ANNOTATION_POINTS = 500;
+/** Most points the console sends for one freehand line (simplified first). */
+export const MAX_FREEHAND_POINTS = 200;
+
 /** Client -> server message types. */
-export const CLIENT_TYPES = Object.freeze(['join', 'offer', 'ice', 'chat', 'end_session', 'ping']);
-/** Server -> client message types. */
+export const CLIENT_TYPES = Object.freeze([
+  'join', 'offer', 'ice', 'chat', 'end_session', 'ping',
+  'set_procedure', 'step', 'annotate', 'remove_annotation', 'pointer', 'snapshot', 'burn_in',
+]);
+/** Server -> client message types (on the WebSocket). */
 export const SERVER_TYPES = Object.freeze([
   'joined', 'answer', 'presence', 'chat', 'recording', 'replaced', 'session_ended', 'pong', 'error',
+  'procedure', 'annotation_added', 'annotation_removed', 'pointer', 'snapshot_saved', 'burn_in',
 ]);
+/** Client -> server types only the expert may send (a customer gets `forbidden`). */
+export const EXPERT_ONLY_TYPES = Object.freeze([
+  'end_session', 'set_procedure', 'step', 'annotate', 'remove_annotation', 'pointer', 'snapshot', 'burn_in',
+]);
+/** Step command actions. */
+export const STEP_ACTIONS = Object.freeze(['next', 'previous', 'jump', 'complete']);
+/** Shapes the expert can draw. */
+export const SHAPES = Object.freeze(['arrow', 'circle', 'rect', 'freehand', 'text']);
+
+/** The WebRTC data channel that carries AR state, server -> client; unordered, no retransmits (the newest wins). */
+export const AR_CHANNEL_LABEL = 'ar';
+export const AR_CHANNEL_OPTIONS = Object.freeze({ ordered: false, maxRetransmits: 0 });
+/** The one message type on the `ar` data channel. */
+export const AR_STATE_TYPE = 'ar_state';
 
 /** WebSocket close codes (RFC 6455 section 7.4; 4000-4999 are the application's). */
 export const CloseCode = Object.freeze({
@@ -92,6 +117,122 @@ export function endSession() {
 /** Keeps proxies from closing an idle socket; answered with pong. */
 export function ping() {
   return { type: 'ping' };
+}
+
+/**
+ * Expert only: guide with this procedure from its first step; null for no procedure.
+ * @param {string|null} procedureId an id from GET /api/procedures
+ */
+export function setProcedure(procedureId) {
+  return { type: 'set_procedure', procedure_id: procedureId || null };
+}
+
+/**
+ * Expert only: move through the procedure's steps.
+ * @param {'next'|'previous'|'jump'|'complete'} action `complete` marks the current step done and moves on
+ * @param {string} [stepId] the step to go to, for `jump`
+ */
+export function step(action, stepId) {
+  const message = { type: 'step', action };
+  if (stepId) message.step_id = stepId;
+  return message;
+}
+
+/**
+ * Expert only: a mark drawn on the video.
+ * @param {'arrow'|'circle'|'rect'|'freehand'|'text'} shape
+ * @param {number[][]} pointsFramePx in pixels of the frame the AR state describes: arrow and rect
+ *   [from, to], circle [centre, a point on the rim], freehand 2..500 points, text [anchor]
+ * @param {number[]} frameSize [w, h] of that frame
+ * @param {number|null} frameTimestampMs the AR state's `timestamp_ms` (the live one or the frozen one); null if none
+ * @param {string} [text] for `text`, at most MAX_ANNOTATION_TEXT_CHARS
+ */
+export function annotate(shape, pointsFramePx, frameSize, frameTimestampMs, text) {
+  const message = {
+    type: 'annotate',
+    shape,
+    points_frame_px: pointsFramePx.map((p) => [round2(p[0]), round2(p[1])]),
+    frame_timestamp_ms: Number.isFinite(frameTimestampMs) ? Math.round(frameTimestampMs) : null,
+    frame_size: [Math.round(frameSize[0]), Math.round(frameSize[1])],
+  };
+  if (text !== undefined && text !== null) message.text = String(text).slice(0, MAX_ANNOTATION_TEXT_CHARS);
+  return message;
+}
+
+/**
+ * Expert only: take a mark away.
+ * @param {string} id the id from `annotation_added`
+ */
+export function removeAnnotation(id) {
+  return { type: 'remove_annotation', id };
+}
+
+/**
+ * Expert only: the transient pointer dot, in frame px; pass null for x/y to hide it.
+ * @param {number[]|null} pointFramePx [x, y], or null
+ * @param {number[]} frameSize [w, h]
+ */
+export function pointer(pointFramePx, frameSize) {
+  return {
+    type: 'pointer',
+    x_frame_px: pointFramePx ? round2(pointFramePx[0]) : null,
+    y_frame_px: pointFramePx ? round2(pointFramePx[1]) : null,
+    frame_size: [Math.round(frameSize[0]), Math.round(frameSize[1])],
+  };
+}
+
+/** Expert only: save the current full-resolution frame with its AR state to the case. */
+export function snapshot() {
+  return { type: 'snapshot' };
+}
+
+/**
+ * Expert only: draw the overlay into the expert's video on the server (costs a re-encode).
+ * @param {boolean} enabled
+ */
+export function burnIn(enabled) {
+  return { type: 'burn_in', enabled: Boolean(enabled) };
+}
+
+function round2(value) {
+  return Math.round(value * 100) / 100;
+}
+
+/**
+ * Decode one message from the `ar` data channel: the `ar_state` object, or null if it is not one.
+ * Fields the server leaves out (it drops nulls) come back as null / empty lists.
+ * @param {string|ArrayBuffer|ArrayBufferView} data
+ */
+export function parseArState(data) {
+  let text = data;
+  if (typeof data !== 'string') {
+    try {
+      text = new TextDecoder().decode(data);
+    } catch {
+      return null;
+    }
+  }
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!message || typeof message !== 'object' || message.type !== AR_STATE_TYPE) return null;
+  if (!Number.isFinite(message.seq) || !Array.isArray(message.frame_size)) return null;
+  return {
+    ...message,
+    step_id: message.step_id ?? null,
+    timestamp_ms: Number.isFinite(message.timestamp_ms) ? message.timestamp_ms : null,
+    found: Boolean(message.found),
+    outline_frame_px: message.outline_frame_px ?? null,
+    homography: message.homography ?? null,
+    annotations: Array.isArray(message.annotations) ? message.annotations : [],
+    target_frame_px: message.target_frame_px ?? null,
+    hands: Array.isArray(message.hands) ? message.hands : [],
+    step_completed: Boolean(message.step_completed),
+    pinned: Array.isArray(message.pinned) ? message.pinned : [],
+  };
 }
 
 // --- the client ------------------------------------------------------------------------

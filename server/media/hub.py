@@ -24,10 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import av
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from vision.pipeline import ARState
+
 from ..config import IceServerConfig
+from .burn_in import BurnInTrack
 from .forwarding import KeyframeRequester, PacketTrack, forward_receiver, redirect_keyframe_requests
 from .peers import add_remote_candidate, new_peer_connection, prefer_vp8, with_start_bitrate
 from .recorder import Recorder, TrackName
@@ -62,6 +65,7 @@ class SessionMedia:
         ice_servers: tuple[IceServerConfig, ...],
         on_connection_state: Callable[[Role, str, str], None] | None = None,
         reencode_video: bool = False,
+        on_datachannel: Callable[[Role, RTCDataChannel], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self.ice_servers = ice_servers
@@ -70,6 +74,8 @@ class SessionMedia:
         self.recorder: Recorder | None = None
         self.legs: dict[Role, Leg | None] = {"customer": None, "expert": None}
         self._on_connection_state = on_connection_state
+        self._on_datachannel = on_datachannel
+        self._burn_in_state: Callable[[], ARState | None] | None = None
         self._keyframes: KeyframeRequester | None = None
         self.packets_forwarded = 0
         # The benchmark's baseline: aiortc decodes the customer's video and encodes it again.
@@ -94,6 +100,11 @@ class SessionMedia:
             vision = self.vision_decoder if role == "customer" and kind == "video" else None
             forward_receiver(receiver, lambda packet: self._fan_out(role, kind, packet), vision)
 
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            if self._on_datachannel is not None:
+                self._on_datachannel(role, channel)
+
         @pc.on("connectionstatechange")
         def on_state() -> None:
             if self._on_connection_state is not None and self.legs.get(role) is leg:
@@ -111,9 +122,7 @@ class SessionMedia:
                 leg.outgoing["audio"] = PacketTrack("audio")
                 pc.addTrack(leg.outgoing["audio"])
             elif transceiver.kind == "video" and role == "expert":
-                video = PacketTrack("video", on_drop=self.request_keyframe)
-                leg.outgoing["video"] = video
-                sender = pc.addTrack(video)
+                sender = pc.addTrack(self._expert_video_track(leg))
                 redirect_keyframe_requests(sender, self.request_keyframe)
         if role == "customer" and "video" in leg.receivers:
             self._keyframes = KeyframeRequester(leg.receivers["video"])
@@ -143,6 +152,30 @@ class SessionMedia:
         """Ask the phone for a keyframe (the expert joined or lost data, or recording starts)."""
         if self._keyframes is not None:
             self._keyframes.request()
+
+    def _expert_video_track(self, leg: Leg) -> MediaStreamTrack:
+        """Forwarded packets, or with burn-in on, decoded frames with the overlay drawn in."""
+        leg.outgoing.pop("video", None)
+        if self._burn_in_state is not None:
+            return BurnInTrack(self.latest_frame, self._burn_in_state)
+        video = PacketTrack("video", on_drop=self.request_keyframe)
+        leg.outgoing["video"] = video
+        return video
+
+    async def set_burn_in(self, enabled: bool, state: Callable[[], ARState | None]) -> None:
+        """Switch the expert's video between forwarding and server-side burn-in."""
+        self._burn_in_state = state if enabled else None
+        leg = self.legs["expert"]
+        if leg is None:
+            return
+        sender = next((t.sender for t in leg.pc.getTransceivers() if t.kind == "video"), None)
+        if sender is None:
+            return
+        old = sender.track
+        sender.replaceTrack(self._expert_video_track(leg))
+        if old is not None:
+            old.stop()
+        self.request_keyframe()
 
     def decode_for_vision(self, enabled: bool) -> None:
         """Start (at the next keyframe, asked for now) or stop decoding pictures into ``latest_frame``."""

@@ -45,18 +45,28 @@ class LatestFrame:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._frame: DecodedFrame | None = None
         self._sequence = 0
 
     def put(self, frame: av.VideoFrame, timestamp_ms: int) -> None:
-        with self._lock:
+        with self._changed:
             self._sequence += 1
             self._frame = DecodedFrame(frame, timestamp_ms, time.monotonic(), self._sequence)
+            self._changed.notify_all()
 
     def peek(self) -> DecodedFrame | None:
-        with self._lock:
+        with self._changed:
             return self._frame
+
+    def wait_newer(self, than_sequence: int, timeout_s: float) -> DecodedFrame | None:
+        """The newest frame once it is newer than ``than_sequence``; None after ``timeout_s``."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._frame is not None and self._frame.sequence > than_sequence, timeout_s
+            )
+            frame = self._frame
+        return frame if frame is not None and frame.sequence > than_sequence else None
 
 
 class VisionDecoder:

@@ -12,9 +12,11 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -149,3 +151,47 @@ def grab_video_frame(page: object, testid: str) -> np.ndarray | None:
         return None
     png = base64.b64decode(data_url.split(",", 1)[1])
     return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+
+
+def wait_until(check: Any, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def open_console_for_new_case(expert: Any, server: RunningServer, title: str) -> tuple[str, str]:
+    """As an expert does it: sign in, create a case, start a session, open the console.
+
+    Returns the session id and the customer link shown on the console home."""
+    expert.goto(server.base_url + "/")
+    expert.get_by_test_id("login-username").fill(EXPERT_USER)
+    expert.get_by_test_id("login-password").fill(EXPERT_PASSWORD)
+    expert.get_by_test_id("login-submit").click()
+    expert.get_by_test_id("case-title").fill(title)
+    expert.get_by_test_id("create-case").click()
+    expert.get_by_test_id("start-session").click()
+    link = expert.get_by_test_id("customer-link")
+    link.wait_for()
+    customer_url = link.text_content().strip()
+    assert customer_url.startswith(server.base_url + "/join/")
+    expert.get_by_test_id("open-console").click()
+    expert.wait_for_url("**/console/*")
+    return expert.url.rsplit("/", 1)[1], customer_url
+
+
+def customer_joins(customer: Any, customer_url: str) -> float:
+    """The customer opens the link, consents and starts the camera; returns when they clicked."""
+    customer.goto(customer_url)
+    customer.get_by_test_id("consent-checkbox").check()
+    clicked = time.monotonic()
+    customer.get_by_test_id("join-button").click()
+    wait_until(
+        lambda: customer.evaluate("() => document.querySelector('[data-testid=local-video]').videoWidth > 0"),
+        15,
+        "the customer's own camera preview",
+    )
+    return clicked

@@ -21,7 +21,14 @@ import httpx
 import numpy as np
 
 from tests.clipgen import read_frame_number
-from tests.e2e.conftest import EXPERT_PASSWORD, EXPERT_USER, Clip, RunningServer, grab_video_frame
+from tests.e2e.conftest import (
+    Clip,
+    RunningServer,
+    customer_joins,
+    grab_video_frame,
+    open_console_for_new_case,
+    wait_until,
+)
 
 # The expert's picture is the phone's own VP8 (forwarded, not re-encoded): it differs from the
 # clip frame by compression only. A wrong frame or a blank one is far above this.
@@ -35,16 +42,6 @@ AUDIO_STATS_JS = """async () => {
   stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') packets = s.packetsReceived; });
   return packets;
 }"""
-
-
-def wait_until(check: Any, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def matches_clip(image: np.ndarray, clip: Clip) -> tuple[int, float]:
@@ -73,32 +70,10 @@ def test_live_session_end_to_end(
     for page in (expert, customer):
         page.on("pageerror", lambda exc: page_errors.append(str(exc)))
 
-    # The expert signs in, creates a case and starts a session on it.
-    expert.goto(server.base_url + "/")
-    expert.get_by_test_id("login-username").fill(EXPERT_USER)
-    expert.get_by_test_id("login-password").fill(EXPERT_PASSWORD)
-    expert.get_by_test_id("login-submit").click()
-    expert.get_by_test_id("case-title").fill("Board does not power on")
-    expert.get_by_test_id("create-case").click()
-    expert.get_by_test_id("start-session").click()
-    link = expert.get_by_test_id("customer-link")
-    link.wait_for()
-    customer_url = link.text_content().strip()
-    assert customer_url.startswith(server.base_url + "/join/")
-    expert.get_by_test_id("open-console").click()
-    expert.wait_for_url("**/console/*")
-    session_id = expert.url.rsplit("/", 1)[1]
-
-    # The customer opens the link, consents and joins; they see their own camera.
-    customer.goto(customer_url)
-    customer.get_by_test_id("consent-checkbox").check()
-    clicked_join = time.monotonic()
-    customer.get_by_test_id("join-button").click()
-    wait_until(
-        lambda: customer.evaluate("() => document.querySelector('[data-testid=local-video]').videoWidth > 0"),
-        15,
-        "the customer's preview",
+    session_id, customer_url = open_console_for_new_case(
+        server=server, expert=expert, title="Board does not power on"
     )
+    clicked_join = customer_joins(customer, customer_url)
 
     # The expert sees the customer's picture: the clip's frames, not just any frames.
     wait_until(lambda: grab_video_frame(expert, "remote-video") is not None, 20, "video on the console")

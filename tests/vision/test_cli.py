@@ -79,12 +79,28 @@ def test_check_on_mp4_keeps_stdout_machine_readable(capsys: pytest.CaptureFixtur
     assert summary["found"] == 0 and summary["frames"] == 217
 
 
+def test_check_while_lost_searches_every_nth_frame_in_the_same_format(tmp_path: Path) -> None:
+    out = tmp_path / "frames.jsonl"
+    args = ["check", str(DATA / "board.jpg"), str(DATA / "cup_handled.mp4"), "--out", str(out)]
+    assert main([*args, "--lost-detect-every", "3"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 217 and not any(r["found"] for r in records)
+    keys = {"frame", "timestamp_ms", "found", "homography", "corners_frame_px", "inliers", "ms", "reason"}
+    assert all(set(r) == keys for r in records)
+    skipped = [r["frame"] for r in records if r["reason"].startswith("not searched")]
+    assert skipped == [i for i in range(217) if i % 3]
+
+
 def test_bad_input_gives_a_message_and_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check", str(tmp_path / "nope.jpg"), str(DATA / "cup_handled.mp4")]) == 2
     assert "cannot read reference image" in capsys.readouterr().err
     assert main(["check", str(DATA / "board.jpg"), str(DATA / "cup_handled.mp4"), "--detect-every", "0"]) == 2
+    assert (
+        main(["check", str(DATA / "board.jpg"), str(DATA / "cup_handled.mp4"), "--lost-detect-every", "0"])
+        == 2
+    )
 
 
 @needs_model

@@ -79,6 +79,8 @@ def test_options_are_checked() -> None:
         PipelineOptions(anchor="aruco", hands=False)
     with pytest.raises(ValueError, match="detect_every"):
         PipelineOptions(reference=image("board.jpg"), detect_every=0)
+    with pytest.raises(ValueError, match="lost_detect_every"):
+        PipelineOptions(reference=image("board.jpg"), lost_detect_every=0)
 
 
 def test_stages_can_be_switched_off() -> None:

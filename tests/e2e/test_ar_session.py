@@ -1,0 +1,196 @@
+"""AR in a live session, in two real Chromium pages through the real server.
+
+The customer's fake camera plays the circuit board moving in perspective (each frame carries
+its number, and the clip generator knows the true homography of every frame). The expert
+picks the board procedure. We check that vision finds the board where it truly is, that the
+step's overlay is drawn on both screens where the device is, that vision completes the
+"visible" step on its own, that a mark the expert draws lands on the customer's side in
+reference pixels at the place it was drawn, and that the expert can advance a step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+
+from tests.clipgen import read_frame_number
+from tests.e2e.conftest import Clip, RunningServer, customer_joins, open_console_for_new_case, wait_until
+
+PROCEDURE = "board-connector-reseat"
+# Vision runs on the phone's VP8 at the server; the generated clip's truth is exact.
+OUTLINE_TOLERANCE_PX = 4.0
+# A mark is mapped through the homography of the very AR state it was drawn on: only rounding.
+MARK_TOLERANCE_REF_PX = 2.0
+
+AR_LAST = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.last : null"
+AR_FROZEN = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.frozen : null"
+PROCEDURE_STATE = "() => window.repairsight ? window.repairsight.procedure : null"
+OVERLAY_ALPHA_AT = """([points, frameSize]) => {
+  const canvas = document.querySelector('[data-testid="overlay-canvas"]');
+  const video = canvas.parentElement.querySelector('video');
+  const box = video.getBoundingClientRect(), cbox = canvas.getBoundingClientRect();
+  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
+  const offX = box.left - cbox.left + (box.width - frameSize[0] * scale) / 2;
+  const offY = box.top - cbox.top + (box.height - frameSize[1] * scale) / 2;
+  const ctx = canvas.getContext('2d');
+  const ratio = canvas.width / cbox.width;
+  return points.map(([x, y]) => {
+    const px = Math.round((offX + x * scale) * ratio), py = Math.round((offY + y * scale) * ratio);
+    const d = ctx.getImageData(Math.max(0, px - 3), Math.max(0, py - 3), 7, 7).data;
+    let alpha = 0;
+    for (let i = 3; i < d.length; i += 4) alpha = Math.max(alpha, d[i]);
+    return alpha;
+  });
+}"""
+ELEMENT_POINT = """([x, y, frameSize]) => {
+  const canvas = document.querySelector('[data-testid="overlay-canvas"]');
+  const video = canvas.parentElement.querySelector('video');
+  const box = video.getBoundingClientRect();
+  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
+  return [box.left + (box.width - frameSize[0] * scale) / 2 + x * scale,
+          box.top + (box.height - frameSize[1] * scale) / 2 + y * scale];
+}"""
+
+
+def edge_midpoints(outline: list[list[float]]) -> list[list[float]]:
+    quad = np.array(outline)
+    return ((quad + np.roll(quad, -1, axis=0)) / 2).tolist()
+
+
+def project(h: list[list[float]], point: tuple[float, float]) -> tuple[float, float]:
+    x, y, w = np.array(h) @ np.array([point[0], point[1], 1.0])
+    return float(x / w), float(y / w)
+
+
+def outline_error_px(api: httpx.Client, session_id: str, clip: Clip) -> float:
+    """Corner error of a snapshot's AR outline against the clip's truth for that very frame."""
+    snapshot = api.get(f"/api/sessions/{session_id}/snapshots").json()["snapshots"][-1]
+    image = cv2.imdecode(np.frombuffer(api.get(snapshot["url"]).content, np.uint8), cv2.IMREAD_COLOR)
+    meta = api.get(snapshot["url"].replace(".jpg", ".json")).json()
+    state = meta["ar_state"]
+    assert state["found"], "vision lost the board in the snapshot frame"
+    width, height = clip.truth["width"], clip.truth["height"]
+    scale = np.array([width / image.shape[1], height / image.shape[0]])
+    if image.shape[:2] != (height, width):
+        image = cv2.resize(image, (width, height))
+    number = read_frame_number(image)
+    assert number is not None, "the snapshot carries no frame number: it is not the customer's camera"
+    truth = np.array(clip.truth["frames"][number % clip.truth["num_frames"]]["corners"])
+    outline = np.array(state["outline_frame_px"]) * scale
+    return float(np.linalg.norm(outline - truth, axis=1).max())
+
+
+def test_ar_overlay_marks_and_steps_on_both_screens(
+    server: RunningServer, browser: Any, board_clip: Clip
+) -> None:
+    expert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    customer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    page_errors: list[str] = []
+    for page in (expert, customer):
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+
+    session_id, customer_url = open_console_for_new_case(expert, server, "Sound card crackles")
+    expert.get_by_test_id("procedure-select").select_option(PROCEDURE)
+    customer_joins(customer, customer_url)
+
+    # Vision finds the board and both pages get the AR state over the data channel.
+    for page in (expert, customer):
+        wait_until(lambda page=page: (page.evaluate(AR_LAST) or {}).get("found"), 30, "the board found")
+
+    # The "visible" first step completes by vision and both sides move on.
+    for page in (expert, customer):
+        state = wait_until(
+            lambda page=page: (lambda p: p if p and p.get("step_id") == "find-header" else None)(
+                page.evaluate(PROCEDURE_STATE)
+            ),
+            15,
+            "vision to complete the first step",
+        )
+        assert state["changed_by"] == "vision" and state["completed"] == ["locate"]
+    assert "Find header J5" in customer.get_by_test_id("step-title").text_content()
+
+    # The overlay is drawn where the device is, on both screens.
+    for page in (expert, customer):
+        ar = page.evaluate(AR_LAST)
+        points = edge_midpoints(ar["outline_frame_px"]) + [a["points_frame_px"][0] for a in ar["annotations"]]
+        alphas = page.evaluate(OVERLAY_ALPHA_AT, [points, ar["frame_size"]])
+        assert min(alphas) > 0, f"overlay missing at the device on the {page.url} page: {alphas}"
+
+    # Where vision says the board is, is where it truly is (a snapshot keeps frame and AR state).
+    expert.get_by_test_id("snapshot").click()
+    headers = {"Authorization": f"Bearer {server.api_token}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as api:
+        wait_until(
+            lambda: api.get(f"/api/sessions/{session_id}/snapshots").json()["snapshots"], 10, "snapshot"
+        )
+        error = outline_error_px(api, session_id, board_clip)
+    assert error < OUTLINE_TOLERANCE_PX, f"AR outline is {error:.2f} px from the truth"
+
+    # The expert freezes the frame and draws an arrow from the centre of the reference photo on
+    # it; the mark lands on the customer's side in reference pixels, at that centre.
+    expert.get_by_test_id("freeze-frame").click()
+    ar = wait_until(lambda: expert.evaluate(AR_FROZEN), 5, "the frozen frame's AR state")
+    ref_w, ref_h = 640, 480
+    centre_ref = ((ref_w - 1) / 2, (ref_h - 1) / 2)
+    start = project(ar["homography"], centre_ref)
+    end = project(ar["homography"], (centre_ref[0] + 120, centre_ref[1] - 60))
+    expert.get_by_test_id("tool-arrow").click()
+    x0, y0 = expert.evaluate(ELEMENT_POINT, [*start, ar["frame_size"]])
+    x1, y1 = expert.evaluate(ELEMENT_POINT, [*end, ar["frame_size"]])
+    expert.mouse.move(x0, y0)
+    expert.mouse.down()
+    expert.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+    expert.mouse.move(x1, y1)
+    expert.mouse.up()
+    marks = wait_until(
+        lambda: customer.evaluate("() => window.repairsight.annotations") or None,
+        10,
+        "the mark at the customer",
+    )
+    mark = marks[-1]
+    assert mark["anchored"] is True and mark["shape"] == "arrow"
+    drawn_at = np.array(mark["points_ref_px"][0])
+    assert np.hypot(*(drawn_at - np.array(centre_ref))) < MARK_TOLERANCE_REF_PX, (
+        f"the mark's start is at {drawn_at.tolist()} in reference px, drawn at {centre_ref}"
+    )
+    expert.get_by_test_id("freeze-frame").click()  # back to live
+    # From then on the customer's AR state carries the arrow, projected onto the device.
+    wait_until(
+        lambda: any(
+            a["kind"] == "arrow" and len(a["points_frame_px"]) == 2
+            for a in (customer.evaluate(AR_LAST) or {}).get("annotations", [])
+            if a.get("label") is None
+        ),
+        10,
+        "the expert's arrow in the customer's overlay",
+    )
+
+    # The expert advances a step; both sides follow.
+    expert.get_by_test_id("step-next").click()
+    for page in (expert, customer):
+        wait_until(
+            lambda page=page: (page.evaluate(PROCEDURE_STATE) or {}).get("step_id") == "press", 10, "step 3"
+        )
+    assert "Press the plug down" in customer.get_by_test_id("step-title").text_content()
+    assert page_errors == []
+
+    # Every AR event is in the session's event log.
+    expert.get_by_test_id("end-session").click()
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as api:
+        recording = wait_until(
+            lambda: (lambda r: r if r.get("status") == "complete" else None)(
+                api.get(f"/api/sessions/{session_id}/recording").json()
+            ),
+            15,
+            "the recording to be finalised",
+        )
+        events = [json.loads(line) for line in api.get(recording["events_url"]).text.splitlines() if line]
+    kinds = [e["type"] for e in events]
+    for kind in ("procedure_chosen", "step_completed", "step_changed", "annotation_added", "snapshot"):
+        assert kind in kinds, f"no {kind!r} in the event log"
+    completed = next(e for e in events if e["type"] == "step_completed")
+    assert completed["by"] == "vision" and completed["step_id"] == "locate"
