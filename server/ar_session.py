@@ -231,18 +231,25 @@ class ARSession:
     async def annotate(self, message: Annotate) -> None:
         check_points(message)
         if len(self.marks) >= MAX_MARKS:
-            raise ProtocolError("too_many_marks", f"a session keeps at most {MAX_MARKS} marks; remove some first")
+            raise ProtocolError(
+                "too_many_marks", f"a session keeps at most {MAX_MARKS} marks; remove some first"
+            )
         step_id = self.steps.current if self.steps else None
         geometry = self._geometry_at(message.frame_timestamp_ms)
         mark_id = new_id()
         if geometry is not None and geometry.homography is not None:
-            kept, anchored = anchored_mark(mark_id, message, geometry.homography, geometry.frame_size, step_id)
+            kept, anchored = anchored_mark(
+                mark_id, message, geometry.homography, geometry.frame_size, step_id
+            )
             self.marks[mark_id] = (kept, anchored)
             self._apply_step()
         else:
             if message.frame_timestamp_ms is not None and geometry is None and self.worker is not None:
-                logger.debug("session %s: no AR state for frame %s; mark pinned", self.session_id,
-                             message.frame_timestamp_ms)
+                logger.debug(
+                    "session %s: no AR state for frame %s; mark pinned",
+                    self.session_id,
+                    message.frame_timestamp_ms,
+                )
             kept = pinned_mark(mark_id, message, step_id)
             self.marks[mark_id] = (kept, None)
         self.events.append("annotation_added", annotation=kept.model_dump(exclude_none=True))
@@ -260,7 +267,11 @@ class ARSession:
         if message.x_frame_px is None or message.y_frame_px is None:
             await self._broadcast(Pointer(x_fraction=None, y_fraction=None), "customer")
             return
-        if not (0 <= message.x_frame_px <= width and 0 <= message.y_frame_px <= height) or width <= 0 or height <= 0:
+        if (
+            not (0 <= message.x_frame_px <= width and 0 <= message.y_frame_px <= height)
+            or width <= 0
+            or height <= 0
+        ):
             raise ProtocolError("out_of_range", f"the pointer is outside the {width}x{height} frame")
         x, y = round(message.x_frame_px / width, 4), round(message.y_frame_px / height, 4)
         await self._broadcast(Pointer(x_fraction=x, y_fraction=y), "customer")

@@ -85,7 +85,9 @@ def anchored_mark(
     """The mark in reference pixels, for the session and for vision to project."""
     ref = frame_to_reference(rescale(message, frame_size), homography_ref_to_frame)
     if not np.all(np.isfinite(ref)):
-        raise ProtocolError("out_of_range", "the mark falls outside the device's plane; draw it on the device")
+        raise ProtocolError(
+            "out_of_range", "the mark falls outside the device's plane; draw it on the device"
+        )
     points = _points(ref)
     annotation: Annotation
     if message.shape == "arrow":
@@ -104,7 +106,12 @@ def anchored_mark(
     else:
         annotation = Label(points[0], (message.text or "").strip())
     kept = SessionAnnotation(
-        id=mark_id, shape=message.shape, anchored=True, points_ref_px=points, text=message.text, step_id=step_id
+        id=mark_id,
+        shape=message.shape,
+        anchored=True,
+        points_ref_px=points,
+        text=message.text,
+        step_id=step_id,
     )
     return kept, annotation
 

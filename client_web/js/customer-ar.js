@@ -62,8 +62,9 @@ export function bindCustomerAr(live, { video }) {
     }
     const progressed = before && (before.step_id !== state.step_id || state.completed.length > before.completed.length);
     if (state.changed_by === 'vision' && progressed) {
-      const next = step && !state.completed.includes(step.id) ? step : null;
-      showStepDone(next ? `Done! Next: ${next.title}` : 'Done! All steps complete.');
+      const allDone = steps.length > 0 && steps.every((s) => state.completed.includes(s.id));
+      if (step && state.step_id !== before.step_id) showStepDone(`Done! Next: ${step.title}`);
+      else showStepDone(allDone ? 'Done! All steps complete.' : 'Done!');
     }
   }
 

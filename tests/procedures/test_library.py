@@ -65,14 +65,16 @@ def test_pipeline_options_build_a_pipeline_that_finds_the_reference(
 def test_the_board_is_found_in_a_warped_photo_of_itself(shipped: ProcedureLibrary) -> None:
     board = shipped.procedures["board-connector-reseat"]
     locator = FeatureLocator(board.reference_bgr())
-    assert locator.locate(to_gray(cv2.imread(str(BOARD_JPG)))).found
+    photo = cv2.imread(str(BOARD_JPG))
+    assert photo is not None
+    assert locator.locate(to_gray(photo)).found
     corners = np.array([[0, 0], [639, 0], [639, 479], [0, 479]], dtype=np.float64)
     moved = np.array([[60, 40], [600, 70], [580, 440], [90, 420]], dtype=np.float64)
     truth = cv2.getPerspectiveTransform(corners.astype(np.float32), moved.astype(np.float32))
-    frame = cv2.warpPerspective(cv2.imread(str(BOARD_JPG)), truth, (700, 500))
+    frame = cv2.warpPerspective(photo, truth, (700, 500))
     location = locator.locate(to_gray(frame))
     assert location.found, location.reason
-    assert location.corners_frame_px is not None
+    assert location.corners_frame_px is not None and location.homography is not None
     assert np.abs(location.corners_frame_px - moved).max() < CORNER_TOLERANCE_PX
     # and the J5 rectangle of the "find-header" step lands on J5 in the frame
     [j5, *_] = project_annotations(board.step_annotations("find-header"), location.homography)

@@ -16,7 +16,9 @@ ROUND_TRIP_TOLERANCE_PX = 0.05
 
 
 def annotate(shape: str, points: list[tuple[float, float]], text: str | None = None) -> Annotate:
-    return Annotate(shape=shape, points_frame_px=points, frame_size=(640, 480), frame_timestamp_ms=1, text=text)
+    return Annotate(
+        shape=shape, points_frame_px=points, frame_size=(640, 480), frame_timestamp_ms=1, text=text
+    )
 
 
 def test_frame_to_reference_and_back_is_the_identity() -> None:
@@ -74,8 +76,10 @@ def test_without_a_device_the_mark_is_pinned_in_fractions_of_the_frame() -> None
         (annotate("circle", [(10.0, -50.0), (20.0, 20.0)]), "out_of_range"),
         (annotate("text", [(10.0, 10.0)], "  "), "invalid_annotation"),
         (annotate("freehand", [(float("nan"), 1.0), (2.0, 2.0)]), "invalid_annotation"),
-        (Annotate(shape="arrow", points_frame_px=[(1.0, 1.0), (9.0, 9.0)], frame_size=(0, 480)),
-         "invalid_annotation"),
+        (
+            Annotate(shape="arrow", points_frame_px=[(1.0, 1.0), (9.0, 9.0)], frame_size=(0, 480)),
+            "invalid_annotation",
+        ),
     ],
 )
 def test_malformed_or_out_of_range_marks_are_refused(message: Annotate, code: str) -> None:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server.cli import main
@@ -92,7 +93,7 @@ def test_the_reference_of_a_mat_procedure_is_the_rendered_mat(expert_client: Tes
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
-    assert image.shape == (840, 1188, 3)
+    assert image is not None and image.shape == (840, 1188, 3)
 
 
 def test_the_mat_pdf(expert_client: TestClient) -> None:
@@ -159,6 +160,7 @@ def test_serve_loads_procedure_dirs_and_reports_errors(
     broken = extra / "broken-one" / "procedure.yaml"
     assert f"Procedure not loaded: {broken}: step 'press': target: a touch step needs target" in err
     [config] = no_uvicorn
+    assert isinstance(config.app, Starlette)
     assert config.app.state.settings.procedure_dirs == (extra,)
     assert "reseat-j5" in config.app.state.procedures
 
