@@ -2,8 +2,8 @@
 
 Off by default: it costs a decode (already done for vision) and a re-encode per frame, the
 path forwarding exists to avoid. The drawing runs in a worker thread; aiortc encodes the
-frames it gets from :meth:`BurnInTrack.recv` (VP8, like the forwarded stream, so the
-sender can switch between the two).
+frames the expert's video track takes from :meth:`BurnInSource.next_frame` (VP8, like the
+forwarded stream, so the same sender switches between the two).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
-from aiortc.mediastreams import MediaStreamTrack
 from av import VideoFrame
 
 from vision.drawing import draw_overlay
@@ -35,19 +34,16 @@ def burned_in(decoded: DecodedFrame, state: ARState | None) -> VideoFrame:
     return frame
 
 
-class BurnInTrack(MediaStreamTrack):
-    """Yields the newest decoded customer frame with the newest AR state drawn on it."""
-
-    kind = "video"
+class BurnInSource:
+    """The newest decoded customer frame with the newest AR state drawn on it, one per new frame."""
 
     def __init__(self, latest: LatestFrame, state: Callable[[], ARState | None]) -> None:
-        super().__init__()
         self._latest = latest
         self._state = state
         self._seen = 0
         self._last_pts = -1
 
-    async def recv(self) -> VideoFrame:  # type: ignore[override]
+    async def next_frame(self) -> VideoFrame:
         while True:
             decoded = await asyncio.to_thread(self._latest.wait_newer, self._seen, FRAME_WAIT_S)
             if decoded is not None:

@@ -39,6 +39,7 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from .burn_in import BurnInSource
 from .vision_frames import VisionDecoder
 
 logger = logging.getLogger(__name__)
@@ -190,3 +191,35 @@ class PacketTrack(MediaStreamTrack):
 
     async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
         return await self._queue.get()
+
+
+class ExpertVideoTrack(PacketTrack):
+    """The expert's video: forwarded packets, or with burn-in on, frames with the overlay drawn in.
+
+    One track that switches, rather than ``replaceTrack``: aiortc's sender stays parked in the
+    old track's ``recv()`` after a replace, so the switch must wake the pending ``recv`` itself.
+    """
+
+    _WAKE = object()
+
+    def __init__(self, on_drop: Callable[[], None] | None = None) -> None:
+        super().__init__("video", on_drop=on_drop)
+        self.burn_in: BurnInSource | None = None
+
+    def set_burn_in(self, source: BurnInSource | None) -> None:
+        self.burn_in = source
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(self._WAKE)  # type: ignore[arg-type]
+
+    def push(self, packet: av.Packet | av.VideoFrame) -> None:
+        if self.burn_in is None:
+            super().push(packet)
+
+    async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
+        while True:
+            if self.burn_in is not None:
+                return await self.burn_in.next_frame()
+            item = await self._queue.get()
+            if item is not self._WAKE:
+                return item

@@ -30,8 +30,14 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from vision.pipeline import ARState
 
 from ..config import IceServerConfig
-from .burn_in import BurnInTrack
-from .forwarding import KeyframeRequester, PacketTrack, forward_receiver, redirect_keyframe_requests
+from .burn_in import BurnInSource
+from .forwarding import (
+    ExpertVideoTrack,
+    KeyframeRequester,
+    PacketTrack,
+    forward_receiver,
+    redirect_keyframe_requests,
+)
 from .peers import add_remote_candidate, new_peer_connection, prefer_vp8, with_start_bitrate
 from .recorder import Recorder, TrackName
 from .vision_frames import LatestFrame, VisionDecoder
@@ -153,12 +159,10 @@ class SessionMedia:
         if self._keyframes is not None:
             self._keyframes.request()
 
-    def _expert_video_track(self, leg: Leg) -> MediaStreamTrack:
-        """Forwarded packets, or with burn-in on, decoded frames with the overlay drawn in."""
-        leg.outgoing.pop("video", None)
+    def _expert_video_track(self, leg: Leg) -> ExpertVideoTrack:
+        video = ExpertVideoTrack(on_drop=self.request_keyframe)
         if self._burn_in_state is not None:
-            return BurnInTrack(self.latest_frame, self._burn_in_state)
-        video = PacketTrack("video", on_drop=self.request_keyframe)
+            video.set_burn_in(BurnInSource(self.latest_frame, self._burn_in_state))
         leg.outgoing["video"] = video
         return video
 
@@ -166,16 +170,10 @@ class SessionMedia:
         """Switch the expert's video between forwarding and server-side burn-in."""
         self._burn_in_state = state if enabled else None
         leg = self.legs["expert"]
-        if leg is None:
-            return
-        sender = next((t.sender for t in leg.pc.getTransceivers() if t.kind == "video"), None)
-        if sender is None:
-            return
-        old = sender.track
-        sender.replaceTrack(self._expert_video_track(leg))
-        if old is not None:
-            old.stop()
-        self.request_keyframe()
+        video = leg.outgoing.get("video") if leg is not None else None
+        if isinstance(video, ExpertVideoTrack):
+            video.set_burn_in(BurnInSource(self.latest_frame, state) if enabled else None)
+            self.request_keyframe()  # forwarding resumes on a keyframe from the phone
 
     def decode_for_vision(self, enabled: bool) -> None:
         """Start (at the next keyframe, asked for now) or stop decoding pictures into ``latest_frame``."""

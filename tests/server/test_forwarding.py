@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from server.media.hub import SessionMedia
+from vision.pipeline import ARState
 from tests.synthetic_peers import board_camera, start_customer, start_expert, wait_for
 
 # A forwarded frame is the phone's own encoding; the synthetic phone is aiortc's VP8 at
@@ -94,4 +95,65 @@ async def test_a_late_expert_gets_a_keyframe_at_once(clip_frames: list[np.ndarra
             await expert.close()
     finally:
         await customer.close()
+        await media.close()
+
+
+def outline_state(frame_size: tuple[int, int]) -> ARState:
+    outline = np.array([[120.0, 100.0], [500.0, 110.0], [480.0, 380.0], [140.0, 360.0]])
+    return ARState(
+        timestamp_ms=0,
+        frame_size=frame_size,
+        found=True,
+        source="features",
+        homography=np.eye(3),
+        outline_frame_px=outline,
+        inliers=100,
+        reason="",
+        annotations=(),
+        target_frame_px=None,
+        hands=(),
+        step_events=(),
+        step_completed=False,
+        stage_ms={},
+    )
+
+
+def green_fraction_on_edge(image: np.ndarray) -> float:
+    """How much of the outline's top edge (120,100)->(500,110) is drawn in the overlay's green."""
+    hits = 0
+    for x in range(160, 460, 10):
+        y = round(100 + (x - 120) * 10 / 380)
+        patch = image[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).astype(int)
+        hits += any(g > 150 and g - r > 60 and g - b > 60 for b, g, r in patch)
+    return hits / 30
+
+
+async def test_burn_in_draws_the_overlay_into_the_experts_video_and_back(
+    clip_frames: list[np.ndarray],
+) -> None:
+    media = SessionMedia("burn-in", ice_servers=())
+    customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
+    expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
+    try:
+        await wait_for(lambda: len(expert.received.arrivals) >= 10, 20, "forwarded frames")
+        image = expert.received.last_image
+        assert image is not None and green_fraction_on_edge(image) < 0.2  # forwarded: no overlay
+
+        media.decode_for_vision(True)
+        await media.set_burn_in(True, lambda: outline_state((640, 480)))
+        await wait_for(
+            lambda: (i := expert.received.last_image) is not None and green_fraction_on_edge(i) > 0.8,
+            15,
+            "the overlay burned into the expert's video",
+        )
+
+        await media.set_burn_in(False, lambda: None)
+        await wait_for(
+            lambda: (i := expert.received.last_image) is not None and green_fraction_on_edge(i) < 0.2,
+            15,
+            "forwarded video again",
+        )
+    finally:
+        await customer.close()
+        await expert.close()
         await media.close()
