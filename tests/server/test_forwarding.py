@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from server.media.hub import SessionMedia
-from vision.pipeline import ARState
 from tests.synthetic_peers import board_camera, start_customer, start_expert, wait_for
+from vision.pipeline import ARState
 
 # A forwarded frame is the phone's own encoding; the synthetic phone is aiortc's VP8 at
 # its default bitrate, so a picture differs from the clip by compression only.
