@@ -52,7 +52,9 @@ class FollowOptions:
     only (1: every frame); the frames in between are reported not found without a search, so
     re-detection after the device reappears takes up to ``lost_detect_every - 1`` frames longer.
     It never makes the detector run less often than ``detect_every`` asks, and it does not apply
-    without tracking (``track`` False is detection on every frame).
+    without tracking (``track`` False is detection on every frame). The default 3 was measured on
+    the real box video (lost in 258 of 455 frames), whole pipeline with the full hand model: 1,
+    2, 3, 4 gave medians 17.5, 15.4, 13.9, 13.3 ms and the same 197 found frames (docs/vision.md).
     """
 
     detect_every: int = 15

@@ -23,7 +23,7 @@ export class ArFeed {
     this.session = session;
     this.onChange = onChange;
     /** What tests read as `window.repairsight.ar`. */
-    this.ar = { last: null, count: 0, open: false, receivedAt: 0 };
+    this.ar = { last: null, count: 0, open: false, receivedAt: 0, frozen: null };
     /** The last `procedure` message (null before the first). */
     this.procedure = null;
     /** The session's marks, as `annotation_added` gave them (SessionAnnotation). */
@@ -180,20 +180,30 @@ export function deviceName(state) {
 }
 
 /**
- * Call `draw` at most once per animation frame, however often `request()` is called.
+ * Call `draw` at most once per animation frame, however often `request()` is called;
+ * `request(true)` draws at once (a new AR state: the canvas then always shows `ar.last`).
  * @param {() => void} draw
  */
 export function makeRedrawer(draw) {
   let pending = false;
-  const run = () => {
-    pending = false;
+  const paint = () => {
     try {
       draw();
     } catch (error) {
       console.error('overlay: drawing failed', error);
     }
   };
-  return function request() {
+  const run = () => {
+    if (!pending) return;
+    pending = false;
+    paint();
+  };
+  return function request(now = false) {
+    if (now) {
+      pending = false;
+      paint();
+      return;
+    }
     if (pending) return;
     pending = true;
     requestAnimationFrame(run);

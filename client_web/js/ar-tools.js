@@ -404,6 +404,7 @@ export class ArTools {
   toggleFreeze() {
     if (this.frozenAt) {
       this.frozenAt = null;
+      this.feed.ar.frozen = null;
       this.cancelDraft();
       this.frozen.hidden = true;
       this.video.classList.remove('is-frozen');
@@ -421,6 +422,8 @@ export class ArTools {
         state: this.feed.ar.last,
         knownIds: new Set(this.feed.annotations.map((a) => a.id)),
       };
+      // For tests and diagnostics: window.repairsight.ar.frozen is the AR state drawn on now.
+      this.feed.ar.frozen = this.frozenAt.state;
       this.frozen.hidden = false;
       // Hidden, not paused: the customer's voice plays on from this element.
       video.classList.add('is-frozen');

@@ -38,7 +38,7 @@ export function bindConsoleAr(live, { video, notify }) {
       if (message && message.annotation) tools.noteAdded(message.annotation);
     }
     if (kind === 'ar' || kind === 'channel') showArStatus();
-    redraw();
+    redraw(kind === 'ar');
   });
   feed.expose();
 

@@ -22,7 +22,7 @@ export function bindCustomerAr(live, { video }) {
   const feed = new ArFeed(live, (kind, message) => {
     if (kind === 'procedure') onProcedure(message);
     showDeviceSign();
-    redraw();
+    redraw(kind === 'ar');
   });
   feed.expose();
 
