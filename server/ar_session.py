@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ RECENT_STATES = 300  # about 10 s at 30 fps: how far back a frozen frame's mark 
 MAX_MARKS = 200
 DATA_CHANNEL_BACKLOG_BYTES = 256 * 1024  # above this a peer is not reading: skip, the next update wins
 SNAPSHOT_WAIT_S = 2.0
+AR_LOG_INTERVAL_S = 0.2  # AR summaries in the event log: enough for playback to redraw the overlay
 
 Broadcast = Callable[[ServerMessage, str | None], Awaitable[None]]  # message, role (None: both)
 
@@ -91,6 +93,7 @@ class ARSession:
         self._generation = 0
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_ar_logged = 0.0
 
     # --- procedure and steps -------------------------------------------------------------
 
@@ -190,6 +193,7 @@ class ARSession:
         self.last_result = result
         self._recent.append((state.timestamp_ms, FrameGeometry(state.homography, state.frame_size)))
         self._send_ar_state(state)
+        self._log_ar_summary(result)
         if (
             state.step_completed
             and result.generation == self._generation
@@ -199,6 +203,25 @@ class ARSession:
             done = self.steps.complete()
             self.events.append("step_completed", step_id=done, by="vision", t_frame_ms=state.timestamp_ms)
             asyncio.ensure_future(self._step_changed("vision"))
+
+    def _log_ar_summary(self, result: VisionResult) -> None:
+        """Where the device was, a few times a second, on the recording's clock (``frame_t_ms``: when
+        the frame arrived, which is where it sits in the recording), so playback and exports can
+        draw the overlay from data rather than from burned-in pixels."""
+        now = time.monotonic()
+        recording_ms = self.events.now_ms()
+        if recording_ms is None or now - self._last_ar_logged < AR_LOG_INTERVAL_S:
+            return
+        self._last_ar_logged = now
+        state = result.state
+        self.events.append(
+            "ar",
+            frame_t_ms=recording_ms - int((now - result.received_at) * 1000),
+            step_id=self.steps.current if self.steps else None,
+            found=state.found,
+            frame_size=list(state.frame_size),
+            homography=None if state.homography is None else np.round(state.homography, 6).tolist(),
+        )
 
     def _send_ar_state(self, state: ARState) -> None:
         self._seq += 1

@@ -32,6 +32,7 @@ class VisionResult:
     state: ARState
     image_bgr: np.ndarray
     generation: int
+    received_at: float  # time.monotonic() when the frame was decoded
 
 
 class VisionWorker:
@@ -97,7 +98,7 @@ class VisionWorker:
                     pipeline = None
                     continue
                 self.frames_processed += 1
-                self._publish(VisionResult(state, image, generation))
+                self._publish(VisionResult(state, image, generation, decoded.received_at))
         except Exception:
             logger.exception("session %s: vision stopped", self.session_id)
         finally:
