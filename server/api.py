@@ -111,6 +111,7 @@ def case_json(case: Case) -> dict[str, Any]:
         "status": case.status,
         "outcome": case.outcome,
         "procedure_id": case.procedure_id,
+        "fixed_by_step": case.fixed_by_step,
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
     }
@@ -190,8 +191,20 @@ async def case_patch(request: Request) -> JSONResponse:
     await in_thread(auth.require_role, request, *EDITORS)
     body = await parse_json(request, CasePatch)
     check_procedure_id(request, body.procedure_id)
-    case = await in_thread(update_case, _db(request), request.path_params["case_id"], body)
+    case = await in_thread(
+        update_case, _db(request), request.path_params["case_id"], body, procedure_step_ids(request)
+    )
     return JSONResponse(case_with_sessions_json(request, case))
+
+
+def procedure_step_ids(request: Request) -> Callable[[str], tuple[str, ...] | None]:
+    library = request.app.state.procedures
+
+    def step_ids(procedure_id: str) -> tuple[str, ...] | None:
+        loaded = library.get(procedure_id)
+        return None if loaded is None else tuple(loaded.step_ids())
+
+    return step_ids
 
 
 async def sessions_create(request: Request) -> JSONResponse:

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from procedures import BUILTIN_LIBRARY, ProcedureLibrary
 
-from . import api, pages, procedures_api, snapshots_api, ws
+from . import analytics_api, api, export_api, pages, playback_api, procedures_api, snapshots_api, ws
 from .config import Settings
 from .db import Database
 from .errors import ApiError, handle_api_error, handle_http_exception
@@ -82,6 +82,9 @@ def create_app(
         *api.routes(),
         *procedures_api.routes(),
         *snapshots_api.routes(),
+        *analytics_api.routes(),
+        *export_api.routes(),
+        *playback_api.routes(),
         *pages.routes(),
         WebSocketRoute("/ws", ws.signaling_endpoint),
         Mount("/static", StaticFiles(directory=CLIENT_WEB_DIR), name="static"),

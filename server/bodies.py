@@ -55,6 +55,7 @@ class CasePatch(_Body):
     status: Literal["open", "closed"] | None = None
     outcome: Outcome | None = None
     procedure_id: str | None = Field(default=None, max_length=100)
+    fixed_by_step: str | None = Field(default=None, max_length=100)
 
 
 class EndBody(_Body):

@@ -6,6 +6,7 @@ and the relationships named in the docstring, can be read after the transaction 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -61,7 +62,14 @@ def insert_case(db: Database, body: CaseCreate, user_id: str | None) -> Case:
         return case
 
 
-def update_case(db: Database, case_id: str, body: CasePatch) -> Case:
+def update_case(
+    db: Database,
+    case_id: str,
+    body: CasePatch,
+    step_ids_of: Callable[[str], tuple[str, ...] | None] = lambda _procedure_id: None,
+) -> Case:
+    """``step_ids_of(procedure_id)``: the procedure's step ids (None if it is not loaded), to check
+    ``fixed_by_step`` against."""
     changes = body.model_dump(include=body.model_fields_set)
     for name in NOT_NULLABLE:
         if name in changes and changes[name] is None:
@@ -79,9 +87,44 @@ def update_case(db: Database, case_id: str, body: CasePatch) -> Case:
                 "outcome: closing a case needs an outcome: fixed_remotely, sent_to_repair, "
                 "no_fault_found or unresolved",
             )
+        check_fixed_by_step(case, step_ids_of)
         s.flush()
         _ = case.sessions
         return case
+
+
+def check_fixed_by_step(case: Case, step_ids_of: Callable[[str], tuple[str, ...] | None]) -> None:
+    """``fixed_by_step``, checked on the case as it would be saved: a step of its procedure, and only
+    with the outcome fixed_remotely."""
+    step = case.fixed_by_step
+    if step is None:
+        return
+    if case.outcome != "fixed_remotely":
+        raise ApiError(
+            422,
+            "invalid",
+            f"fixed_by_step: a step fixed it only with the outcome fixed_remotely (the outcome is "
+            f"{case.outcome or 'not set'}); send fixed_by_step null, or outcome fixed_remotely",
+        )
+    if case.procedure_id is None:
+        raise ApiError(
+            422, "invalid", f"fixed_by_step: {step!r} names a step, but the case has no procedure_id; set one"
+        )
+    steps = step_ids_of(case.procedure_id)
+    if steps is None:
+        raise ApiError(
+            422,
+            "invalid",
+            f"fixed_by_step: the case's procedure {case.procedure_id!r} is not loaded, so step {step!r} "
+            "cannot be checked",
+        )
+    if step not in steps:
+        raise ApiError(
+            422,
+            "invalid",
+            f"fixed_by_step: {step!r} is not a step of {case.procedure_id!r}; "
+            f"its steps are {', '.join(steps)}",
+        )
 
 
 def insert_session(db: Database, case_id: str, user_id: str | None, link_ttl_s: int) -> RepairSession:

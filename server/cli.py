@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--label", default="", help="a note saying what the token is for")
 
     commands.add_parser("vision", add_help=False, help="vision tools (see 'repairsight vision --help')")
+    from . import cli_records
+
+    cli_records.add_parsers(commands, common)
     return parser
 
 
@@ -315,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "user":
             return user_add(args)
+        if args.command in ("export", "purge"):
+            from . import cli_records
+
+            return cli_records.run(args)
         return token_create(args)
     except CliError as exc:
         err(f"repairsight: error: {exc}")

@@ -18,11 +18,13 @@ from sqlalchemy import Boolean, Float, ForeignKey, String, Text, create_engine, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from .migrations import add_missing_columns
+
 ROLES = ("expert", "trainer", "admin")
 OUTCOMES = ("fixed_remotely", "sent_to_repair", "no_fault_found", "unresolved")
 CASE_STATUSES = ("open", "closed")
 SESSION_STATES = ("created", "live", "ended")
-RECORDING_STATUSES = ("none", "recording", "complete", "partial", "declined")
+RECORDING_STATUSES = ("none", "recording", "complete", "partial", "declined", "purged")
 
 
 def new_id() -> str:
@@ -88,6 +90,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     procedure_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The step of the procedure that fixed it (outcome fixed_remotely only).
+    fixed_by_step: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -123,13 +127,15 @@ class RepairSession(Base):
 
 
 class Database:
-    """The engine and a session factory; ``create_all`` makes the schema on first use."""
+    """The engine and a session factory; ``create_all`` makes the schema on first use, and
+    ``add_missing_columns`` brings a database made by an older version up to date."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine, Base.metadata)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod

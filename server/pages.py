@@ -129,6 +129,24 @@ async def case_page(request: Request) -> Response:
     return static_page(request, "case.html")
 
 
+async def playback_page(request: Request) -> Response:
+    if await run_in_threadpool(signed_in, request) is None:
+        return to_sign_in(request)
+    return static_page(request, "playback.html")
+
+
+async def library_page(request: Request) -> Response:
+    if await run_in_threadpool(signed_in, request) is None:
+        return to_sign_in(request)
+    return static_page(request, "library.html")
+
+
+async def dashboard_page(request: Request) -> Response:
+    if await run_in_threadpool(signed_in, request) is None:
+        return to_sign_in(request)
+    return static_page(request, "dashboard.html")
+
+
 async def console_page(request: Request) -> Response:
     if await run_in_threadpool(signed_in, request) is None:
         return to_sign_in(request)
@@ -162,5 +180,8 @@ def routes() -> list[Route]:
         Route("/", home, methods=["GET"]),
         Route("/cases/{case_id}", case_page, methods=["GET"]),
         Route("/console/{session_id}", console_page, methods=["GET"]),
+        Route("/dashboard", dashboard_page, methods=["GET"]),
+        Route("/playback/{session_id}", playback_page, methods=["GET"]),
+        Route("/library", library_page, methods=["GET"]),
         Route("/join/{token}", join_page, methods=["GET"]),
     ]

@@ -1,9 +1,10 @@
-// A case: details, notes, outcome, and its sessions with their recordings.
+// A case: details, notes, outcome, and every session in time order with its recording, steps,
+// snapshots and chat (from GET /api/sessions/{id}/playback), so nobody asks the customer twice.
 
-import { getCase, idFromPath, startSession, updateCase } from './api.js';
+import { api, getCase, idFromPath, startSession, updateCase } from './api.js';
 import { canEdit, loadUser } from './header.js';
 import { renderSessionLink } from './session-link.js';
-import { byId, el, formatDuration, formatTime } from './ui.js';
+import { byId, el, formatDuration, formatTime, sentence } from './ui.js';
 
 /** Outcome codes of the API, in words. */
 const OUTCOMES = {
@@ -23,6 +24,10 @@ const RECORDING_WORDS = {
 
 const caseId = idFromPath('/cases/');
 let mayEdit = false;
+/** The steps of the case's procedure, for "which step fixed it". */
+let procedureSteps = [];
+/** Whether the server's case JSON has `fixed_by_step` (PATCH accepts it). */
+let fixedByStepSupported = false;
 
 function showMessage(id, text) {
   const node = byId(id);
@@ -37,16 +42,57 @@ function consentWords(consent) {
   return 'not asked yet (the customer has not joined)';
 }
 
-function renderSession(session, index) {
+/** "1:05" for 65 000 ms. */
+function formatMs(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
+}
+
+/** The event-log side of a session: steps, snapshots, chat and warnings, or why it is missing. */
+function renderRecord(session, record) {
+  const box = el('div', { className: 'session-record', 'data-testid': 'session-record' });
+  if (record instanceof Error) {
+    box.append(el('p', { className: 'message message-error', 'data-testid': 'session-record-error' },
+      `This session's record cannot be shown: ${record.message}`));
+    return box;
+  }
+  for (const warning of record.warnings) {
+    box.append(el('p', { className: 'muted', 'data-testid': 'session-warning' }, sentence(warning)));
+  }
+  const playable = Boolean(record.recording.media_url);
+  const at = (tMs) => (playable ? el('a', { href: `/playback/${encodeURIComponent(session.id)}#t=${tMs / 1000}` }, formatMs(tMs)) : formatMs(tMs));
+  const steps = record.chapters.filter((c) => c.step_id);
+  if (steps.length) {
+    box.append(el('p', { 'data-testid': 'session-steps' }, 'Steps: ',
+      ...steps.flatMap((c, i) => [i ? ' → ' : '', c.title, ' (', at(c.t_ms), ')'])));
+  }
+  if (record.snapshots.length) {
+    box.append(el('div', { className: 'snapshot-strip', 'data-testid': 'session-snapshots' },
+      ...record.snapshots.map((snap) => el('a', { href: snap.url, target: '_blank', 'data-testid': 'snapshot-link' },
+        el('img', { src: snap.url, alt: `Snapshot${snap.t_ms !== null ? ` at ${formatMs(snap.t_ms)}` : ''}`, loading: 'lazy' })))));
+  }
+  const chat = record.chat;
+  box.append(el('details', { 'data-testid': 'session-chat' },
+    el('summary', {}, chat.length ? `Chat (${chat.length} line${chat.length === 1 ? '' : 's'})` : 'Chat (none)'),
+    chat.length ? el('ol', { className: 'transcript' }, ...chat.map((line) => el('li', { className: 'chat-line' },
+      el('span', { className: 'line-time' }, at(line.t_ms), ' '),
+      el('span', { className: 'chat-who' }, `${line.from_role === 'expert' ? 'Expert' : 'Customer'}: `), line.text))) : null));
+  return box;
+}
+
+function renderSession(session, index, record) {
   const rec = session.recording || { status: 'none' };
   const links = [];
-  if (rec.media_url) links.push(el('a', { href: rec.media_url, download: '', 'data-testid': 'recording-download' }, 'Download the recording'));
+  if (rec.media_url) {
+    links.push(el('a', { href: `/playback/${encodeURIComponent(session.id)}`, className: 'button', 'data-testid': 'play-recording' }, 'Play'));
+    links.push(el('a', { href: rec.media_url, download: '', 'data-testid': 'recording-download' }, 'Download the recording'));
+  }
   if (rec.events_url) links.push(el('a', { href: rec.events_url, 'data-testid': 'recording-events' }, 'Event log'));
   if (session.state !== 'ended' && session.console_url) {
     links.push(el('a', { href: session.console_url, 'data-testid': 'session-console' }, 'Open the console'));
   }
   const row = (term, value) => [el('dt', {}, term), el('dd', {}, value)];
-  return el('li', { 'data-session-id': session.id, 'data-state': session.state },
+  return el('li', { 'data-session-id': session.id, 'data-state': session.state, 'data-testid': 'case-session' },
     el('h3', {}, `Session ${index + 1} `, el('span', { className: `badge badge-${session.state === 'live' ? 'live' : 'off'}` }, session.state)),
     el('dl', {},
       ...row('Created', formatTime(session.created_at)),
@@ -54,10 +100,51 @@ function renderSession(session, index) {
       ...row('Ended', session.ended_at ? `${formatTime(session.ended_at)}${session.end_reason ? ` (${session.end_reason})` : ''}` : '—'),
       ...row('Consent', consentWords(session.consent)),
       ...row('Recording', `${RECORDING_WORDS[rec.status] || rec.status}${rec.duration_s != null ? `, ${formatDuration(rec.duration_s)}` : ''}`)),
-    links.length ? el('p', { className: 'row form-actions' }, ...links) : null);
+    links.length ? el('p', { className: 'row form-actions' }, ...links) : null,
+    record ? renderRecord(session, record) : null);
 }
 
-function render(item) {
+/** Each session's record (playback JSON), or the error that kept it from loading. */
+async function loadRecords(sessions) {
+  return Promise.all(sessions.map((session) => (session.state === 'created'
+    ? null
+    : api(`/api/sessions/${encodeURIComponent(session.id)}/playback`).catch((error) => error))));
+}
+
+/** The steps of the case's procedure in the "which step fixed it" select. */
+async function fillFixedBySteps(item) {
+  const field = byId('fixed-by-step-field');
+  const select = /** @type {HTMLSelectElement} */ (byId('fixed-by-step'));
+  const note = byId('fixed-by-step-note');
+  procedureSteps = [];
+  if (item.procedure_id) {
+    try {
+      procedureSteps = (await api(`/api/procedures/${encodeURIComponent(item.procedure_id)}`)).steps;
+    } catch (error) {
+      note.textContent = `The steps of procedure ${item.procedure_id} cannot be listed: ${error.message}`;
+      note.hidden = false;
+    }
+  }
+  select.replaceChildren(el('option', { value: '' }, 'No single step / not known'),
+    ...procedureSteps.map((step, i) => el('option', { value: step.id }, `${i + 1}. ${step.title}`)));
+  if (item.fixed_by_step) select.value = item.fixed_by_step;
+  fixedByStepSupported = 'fixed_by_step' in item;
+  field.dataset.available = String(procedureSteps.length > 0);
+  updateFixedByStep();
+}
+
+/** The step question is asked for a case with a procedure that was fixed remotely. */
+function updateFixedByStep() {
+  const field = byId('fixed-by-step-field');
+  field.hidden = field.dataset.available !== 'true' || byId('outcome-select').value !== 'fixed_remotely';
+  const note = byId('fixed-by-step-note');
+  if (!fixedByStepSupported && !field.hidden) {
+    note.textContent = 'This server does not store which step fixed a case yet; the choice is not saved.';
+    note.hidden = false;
+  }
+}
+
+function render(item, records) {
   document.title = `${item.title} · RepairSight`;
   byId('case-title').textContent = item.title;
   const status = byId('case-status');
@@ -69,6 +156,8 @@ function render(item) {
   byId('case-created').textContent = formatTime(item.created_at);
   byId('case-updated').textContent = formatTime(item.updated_at);
   byId('case-outcome').textContent = item.outcome ? OUTCOMES[item.outcome] || item.outcome : '—';
+  const fixedBy = procedureSteps.find((step) => step.id === item.fixed_by_step);
+  byId('case-fixed-by-step').textContent = item.fixed_by_step ? (fixedBy ? fixedBy.title : item.fixed_by_step) : '—';
   const notes = byId('notes-input');
   if (document.activeElement !== notes) notes.value = item.notes || '';
   notes.readOnly = !mayEdit;
@@ -85,11 +174,19 @@ function render(item) {
 
   const sessions = [...(item.sessions || [])].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
   byId('sessions-empty').hidden = sessions.length > 0;
-  byId('session-list').replaceChildren(...sessions.map(renderSession));
+  byId('session-list').replaceChildren(...sessions.map((session) => renderSession(
+    session, sessions.indexOf(session), records ? records.get(session.id) : null)));
 }
 
+/** The sessions' records of the last reload, by session id. */
+let lastRecords = new Map();
+
 async function reload() {
-  render(await getCase(caseId));
+  const item = await getCase(caseId);
+  const sessions = item.sessions || [];
+  const [records] = await Promise.all([loadRecords(sessions), fillFixedBySteps(item)]);
+  lastRecords = new Map(sessions.map((session, i) => [session.id, records[i]]));
+  render(item, lastRecords);
 }
 
 async function onSaveNotes(event) {
@@ -98,7 +195,7 @@ async function onSaveNotes(event) {
   button.disabled = true;
   byId('notes-status').textContent = 'Saving…';
   try {
-    render(await updateCase(caseId, { notes: byId('notes-input').value }));
+    render(await updateCase(caseId, { notes: byId('notes-input').value }), lastRecords);
     byId('notes-status').textContent = 'Saved';
   } catch (error) {
     byId('notes-status').textContent = error.message;
@@ -117,7 +214,10 @@ async function onClose(event) {
   const button = byId('close-case');
   button.disabled = true;
   try {
-    render(await updateCase(caseId, { status: 'closed', outcome }));
+    const fields = { status: 'closed', outcome };
+    const step = byId('fixed-by-step').value;
+    if (fixedByStepSupported && outcome === 'fixed_remotely' && step) fields.fixed_by_step = step;
+    render(await updateCase(caseId, fields), lastRecords);
     byId('close-status').textContent = '';
   } catch (error) {
     byId('close-status').textContent = error.message;
@@ -144,6 +244,7 @@ async function onStartSession() {
 async function main() {
   byId('notes-form').addEventListener('submit', onSaveNotes);
   byId('close-form').addEventListener('submit', onClose);
+  byId('outcome-select').addEventListener('change', updateFixedByStep);
   byId('start-session').addEventListener('click', onStartSession);
   try {
     if (!caseId) throw new Error('This address names no case. Go back to the case list.');

@@ -112,6 +112,10 @@ export function bindConsoleAr(live, { video, notify }) {
   // --- procedure and steps ---
 
   const select = /** @type {HTMLSelectElement} */ (byId('procedure-select'));
+  // Usable once the console has joined: a choice made before would have nowhere to go.
+  let ended = false;
+  select.disabled = true;
+  live.signaling.on('joined', () => { if (!ended) select.disabled = false; });
   listProcedures().then((procedures) => {
     for (const item of procedures) {
       if (!item || !item.id || select.querySelector(`option[value="${CSS.escape(item.id)}"]`)) continue;
@@ -246,6 +250,7 @@ export function bindConsoleAr(live, { video, notify }) {
   return {
     attach: (pc) => feed.attach(pc),
     disable() {
+      ended = true;
       if (tools.isFrozen) tools.toggleFreeze();
       tools.select(null);
       for (const tool of TOOLS) byId(`tool-${tool}`).disabled = true;
