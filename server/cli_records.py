@@ -123,7 +123,8 @@ def add_parsers(
         parents=[common],
         help="a session's recording as MP4 (H.264 + AAC) with WebVTT step chapters",
     )
-    export.add_argument("session_id")
+    # Ids are random URL-safe text and may start with "-": write them after "--" then.
+    export.add_argument("session_id", help="the session's id (one starting with '-' goes after '--')")
     export.add_argument(
         "out", metavar="OUT.mp4", help="the MP4 to write; the chapters go beside it as OUT.vtt"
     )

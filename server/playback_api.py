@@ -26,7 +26,7 @@ from .eventlog import read_events
 from .playback import build_timeline, recording_warnings
 from .procedures_api import library_of
 from .search import LibraryQuery, parse_date, search_library
-from .snapshots_api import _list as list_snapshots
+from .snapshots_api import list_snapshot_files as list_snapshots
 from .storage import recording_files
 
 LIBRARY_PARAMS = ("q", "procedure", "step", "outcome", "from", "to")

@@ -19,7 +19,7 @@ from .storage import recording_files
 SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-def _list(directory: Any, session_id: str) -> list[dict[str, Any]]:
+def list_snapshot_files(directory: Any, session_id: str) -> list[dict[str, Any]]:
     found = []
     if directory.is_dir():
         for meta_path in sorted(directory.glob("*.json")):
@@ -46,7 +46,9 @@ async def list_snapshots(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     await run_in_threadpool(load_session, request.app.state.db, session_id)
     files = recording_files(request.app.state.settings.recordings_dir, session_id)
-    return JSONResponse({"snapshots": await run_in_threadpool(_list, files.snapshots, session_id)})
+    return JSONResponse(
+        {"snapshots": await run_in_threadpool(list_snapshot_files, files.snapshots, session_id)}
+    )
 
 
 async def snapshot_file(request: Request) -> Response:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -183,12 +185,25 @@ async def start_customer(frames: list[np.ndarray], answer_offer: Answerer) -> Sy
     return peer
 
 
-async def start_expert(answer_offer: Answerer) -> SyntheticPeer:
-    """A console: receives video and audio, sends a tone (its microphone)."""
+async def start_expert(answer_offer: Answerer, found_ar_state: dict[str, Any] | None = None) -> SyntheticPeer:
+    """A console: receives video and audio, sends a tone (its microphone).
+
+    With ``found_ar_state``, it also opens the ``ar`` data channel (unordered, no retransmits,
+    as the console does) and keeps the newest AR state that located the device in that dict."""
     peer = SyntheticPeer(_peer())
     watch_tracks(peer)
     peer.pc.addTrack(ToneTrack(660.0))
     peer.pc.addTransceiver("video", direction="recvonly")
+    if found_ar_state is not None:
+        channel = peer.pc.createDataChannel("ar", ordered=False, maxRetransmits=0)
+
+        @channel.on("message")
+        def on_state(raw: str) -> None:
+            state = json.loads(raw)
+            if state.get("found") and state.get("homography"):
+                found_ar_state.clear()
+                found_ar_state.update(state)
+
     await _negotiate(peer.pc, answer_offer)
     return peer
 

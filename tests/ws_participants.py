@@ -83,10 +83,14 @@ async def join_as_customer(
     return Participant(socket, peer, asyncio.ensure_future(_read_rest(socket, inbox)), inbox)
 
 
-async def join_as_expert(base_url: str, session_id: str, api_token: str) -> Participant:
+async def join_as_expert(
+    base_url: str, session_id: str, api_token: str, found_ar_state: dict[str, Any] | None = None
+) -> Participant:
+    """A synthetic console. With ``found_ar_state``, it opens the ``ar`` data channel as the
+    console does and keeps the newest AR state that located the device in that dict."""
     headers = {"Authorization": f"Bearer {api_token}"}
     socket, _ = await _open(base_url, {"type": "join", "role": "expert", "session_id": session_id}, headers)
-    peer = await start_expert(lambda sdp: _answerer(socket, sdp))
+    peer = await start_expert(lambda sdp: _answerer(socket, sdp), found_ar_state)
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
     return Participant(socket, peer, asyncio.ensure_future(_read_rest(socket, inbox)), inbox)
 

@@ -53,13 +53,14 @@ function hasVideo() {
 /** Seek to t ms and play; notes how long it took until a frame at the new place was shown. */
 function jumpTo(tMs, play = true) {
   if (!hasVideo()) return;
-  const jump = { t_ms: tMs, clicked_at: performance.now(), playing_after_ms: null };
+  const jump = { t_ms: tMs, clicked_at: performance.now(), playing_after_ms: null, media_time_s: null };
   state.jumps.push(jump);
   video.currentTime = tMs / 1000;
   const target = tMs / 1000;
   const onFrame = (now, metadata) => {
     if (!video.paused && metadata.mediaTime >= target - 0.25) {
       jump.playing_after_ms = Math.round(now - jump.clicked_at);
+      jump.media_time_s = metadata.mediaTime;
     } else if (jump.playing_after_ms === null) {
       video.requestVideoFrameCallback(onFrame);
     }
