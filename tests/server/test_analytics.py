@@ -82,8 +82,9 @@ def write_steps(
 
 
 @pytest.fixture
-def seeded(app: Starlette) -> None:
-    """Board procedure, in November: 9 closed cases + 1 open, 10 ended sessions in range.
+def seeded(app: Starlette, client: TestClient) -> None:
+    """Board procedure, in November: 9 closed cases + 1 open, 10 ended sessions in range. Made after
+    the server started (``client``), so start-up recovery does not end the live session.
 
     closed: A, G, J fixed_remotely with one session (first-time fixes), B fixed_remotely with a second
     session in December, C and D no_fault_found, E sent_to_repair, F and K unresolved.
@@ -219,3 +220,14 @@ def test_step_times_add_up_returns_to_a_step() -> None:
     lines = [line(0, "step_changed", "a"), line(10, "step_changed", "b"), line(15, "step_changed", "a")]
     assert step_times(lines, datetime(2026, 11, 10, 9, 0, 45)).seconds_on == {"a": 40.0, "b": 5.0}
     assert step_times([*lines, line(20, "session_ended")], None).seconds_on == {"a": 15.0, "b": 5.0}
+
+
+def test_the_dashboard_page_is_served_to_staff_only(trainer_client: TestClient, client: TestClient) -> None:
+    response = trainer_client.get("/dashboard")
+    assert response.status_code == 200
+    for testid in ("analytics-from", "analytics-to", "analytics-apply"):
+        assert f'data-testid="{testid}"' in response.text
+    assert '<script type="module" src="/static/js/dashboard.js">' in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    signed_out = client.get("/dashboard", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/?next=/dashboard"
