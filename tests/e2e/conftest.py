@@ -195,3 +195,47 @@ def customer_joins(customer: Any, customer_url: str) -> float:
         "the customer's own camera preview",
     )
     return clicked
+
+
+def overlay_alpha_js(canvas_testid: str, video_testid: str) -> str:
+    """JS ``([points, frameSize]) => alphas``: the most opaque overlay pixel near each frame point.
+
+    Frame points are mapped to the canvas the way the pages draw: the frame fills the video's
+    box as ``object-fit: contain`` does (letterboxed), at the canvas's device-pixel ratio.
+    """
+    return f"""([points, frameSize]) => {{
+  const canvas = document.querySelector('[data-testid="{canvas_testid}"]');
+  const video = document.querySelector('[data-testid="{video_testid}"]');
+  const box = video.getBoundingClientRect(), cbox = canvas.getBoundingClientRect();
+  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
+  const offX = box.left - cbox.left + (box.width - frameSize[0] * scale) / 2;
+  const offY = box.top - cbox.top + (box.height - frameSize[1] * scale) / 2;
+  const ctx = canvas.getContext('2d');
+  const ratio = canvas.width / cbox.width;
+  return points.map(([x, y]) => {{
+    const px = Math.round((offX + x * scale) * ratio), py = Math.round((offY + y * scale) * ratio);
+    const d = ctx.getImageData(Math.max(0, px - 3), Math.max(0, py - 3), 7, 7).data;
+    let alpha = 0;
+    for (let i = 3; i < d.length; i += 4) alpha = Math.max(alpha, d[i]);
+    return alpha;
+  }});
+}}"""
+
+
+@dataclass
+class TwoPages:
+    """The expert's desktop page and the customer's phone page, with the script errors of both."""
+
+    expert: Any
+    customer: Any
+    errors: list[str]
+
+
+@pytest.fixture
+def pages(browser: Any) -> TwoPages:
+    expert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    customer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    errors: list[str] = []
+    for page in (expert, customer):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return TwoPages(expert, customer, errors)

@@ -11,14 +11,21 @@ reference pixels at the place it was drawn, and that the expert can advance a st
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import cv2
 import httpx
 import numpy as np
 
 from tests.clipgen import read_frame_number
-from tests.e2e.conftest import Clip, RunningServer, customer_joins, open_console_for_new_case, wait_until
+from tests.e2e.conftest import (
+    Clip,
+    RunningServer,
+    TwoPages,
+    customer_joins,
+    open_console_for_new_case,
+    overlay_alpha_js,
+    wait_until,
+)
 
 PROCEDURE = "board-connector-reseat"
 # Vision runs on the phone's VP8 at the server; the generated clip's truth is exact.
@@ -29,29 +36,14 @@ MARK_TOLERANCE_REF_PX = 2.0
 AR_LAST = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.last : null"
 AR_FROZEN = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.frozen : null"
 PROCEDURE_STATE = "() => window.repairsight ? window.repairsight.procedure : null"
-OVERLAY_ALPHA_AT = """() => {
-  // One call reads the newest AR state and the canvas it was drawn on, so they always match.
-  const ar = window.repairsight.ar.last;
-  const frameSize = ar.frame_size;
-  const quad = ar.outline_frame_px;
-  const points = quad.map((p, i) => [(p[0] + quad[(i + 1) % 4][0]) / 2, (p[1] + quad[(i + 1) % 4][1]) / 2])
-    .concat(ar.annotations.map((a) => a.points_frame_px[0]));
-  const canvas = document.querySelector('[data-testid="overlay-canvas"]');
-  const video = canvas.parentElement.querySelector('video');
-  const box = video.getBoundingClientRect(), cbox = canvas.getBoundingClientRect();
-  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
-  const offX = box.left - cbox.left + (box.width - frameSize[0] * scale) / 2;
-  const offY = box.top - cbox.top + (box.height - frameSize[1] * scale) / 2;
-  const ctx = canvas.getContext('2d');
-  const ratio = canvas.width / cbox.width;
-  return points.map(([x, y]) => {
-    const px = Math.round((offX + x * scale) * ratio), py = Math.round((offY + y * scale) * ratio);
-    const d = ctx.getImageData(Math.max(0, px - 3), Math.max(0, py - 3), 7, 7).data;
-    let alpha = 0;
-    for (let i = 3; i < d.length; i += 4) alpha = Math.max(alpha, d[i]);
-    return alpha;
-  });
-}"""
+# One evaluate reads the newest AR state and the overlay drawn from it, so the two always match.
+OVERLAY_ALPHA_AT = (
+    "() => { const ar = window.repairsight.ar.last; const quad = ar.outline_frame_px;"
+    " const mid = (p, q) => [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2];"
+    " const points = quad.map((p, i) => mid(p, quad[(i + 1) % 4]))"
+    " .concat(ar.annotations.map((a) => a.points_frame_px[0]));"
+    f" return ({overlay_alpha_js('overlay-canvas', '{VIDEO}')})([points, ar.frame_size]); }}"
+)
 ELEMENT_POINT = """([x, y, frameSize]) => {
   const canvas = document.querySelector('[data-testid="overlay-canvas"]');
   const video = canvas.parentElement.querySelector('video');
@@ -86,13 +78,9 @@ def outline_error_px(api: httpx.Client, session_id: str, clip: Clip) -> float:
 
 
 def test_ar_overlay_marks_and_steps_on_both_screens(
-    server: RunningServer, browser: Any, board_clip: Clip
+    server: RunningServer, pages: TwoPages, board_clip: Clip
 ) -> None:
-    expert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    customer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
-    page_errors: list[str] = []
-    for page in (expert, customer):
-        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    expert, customer, page_errors = pages.expert, pages.customer, pages.errors
 
     session_id, customer_url = open_console_for_new_case(expert, server, "Sound card crackles")
     expert.get_by_test_id("procedure-select").select_option(PROCEDURE)
@@ -116,7 +104,8 @@ def test_ar_overlay_marks_and_steps_on_both_screens(
 
     # The overlay is drawn where the device is, on both screens.
     for page in (expert, customer):
-        alphas = page.evaluate(OVERLAY_ALPHA_AT)
+        video = "remote-video" if page is expert else "local-video"
+        alphas = page.evaluate(OVERLAY_ALPHA_AT.replace("{VIDEO}", video))
         assert len(alphas) >= 5 and min(alphas) > 0, (
             f"overlay missing at the device on the {page.url} page: {alphas}"
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import av
 import cv2
@@ -24,6 +23,7 @@ from tests.clipgen import read_frame_number
 from tests.e2e.conftest import (
     Clip,
     RunningServer,
+    TwoPages,
     customer_joins,
     grab_video_frame,
     open_console_for_new_case,
@@ -62,13 +62,9 @@ def parse_time(text: str) -> datetime:
 
 
 def test_live_session_end_to_end(
-    server: RunningServer, browser: Any, board_clip: Clip, tmp_path: Path
+    server: RunningServer, pages: TwoPages, board_clip: Clip, tmp_path: Path
 ) -> None:
-    expert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    customer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
-    page_errors: list[str] = []
-    for page in (expert, customer):
-        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    expert, customer, page_errors = pages.expert, pages.customer, pages.errors
 
     session_id, customer_url = open_console_for_new_case(
         server=server, expert=expert, title="Board does not power on"

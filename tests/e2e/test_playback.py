@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.e2e.conftest import RunningServer, wait_until
+from tests.e2e.conftest import RunningServer, overlay_alpha_js, wait_until
 from tests.server_process import REPO
 from tests.synthetic_peers import board_camera
 from tests.ws_participants import Participant, join_as_customer, join_as_expert, link_token, new_session
@@ -32,23 +32,7 @@ SEEK_TOLERANCE_S = 0.5
 # The arrow in reference px of board.jpg (640x480): lower left, clear of step 2's marks and labels.
 ARROW_REF = ((80.0, 380.0), (220.0, 300.0))
 
-ALPHA_AT = """([points, frameSize]) => {
-  const canvas = document.querySelector('[data-testid="playback-overlay"]');
-  const video = document.querySelector('[data-testid="playback-video"]');
-  const box = video.getBoundingClientRect(), cbox = canvas.getBoundingClientRect();
-  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
-  const offX = box.left - cbox.left + (box.width - frameSize[0] * scale) / 2;
-  const offY = box.top - cbox.top + (box.height - frameSize[1] * scale) / 2;
-  const ctx = canvas.getContext('2d');
-  const ratio = canvas.width / cbox.width;
-  return points.map(([x, y]) => {
-    const px = Math.round((offX + x * scale) * ratio), py = Math.round((offY + y * scale) * ratio);
-    const d = ctx.getImageData(Math.max(0, px - 3), Math.max(0, py - 3), 7, 7).data;
-    let alpha = 0;
-    for (let i = 3; i < d.length; i += 4) alpha = Math.max(alpha, d[i]);
-    return alpha;
-  });
-}"""
+ALPHA_AT = overlay_alpha_js("playback-overlay", "playback-video")
 PAUSED_AND_DRAWN = """() => new Promise((resolve) => {
   const video = document.querySelector('[data-testid="playback-video"]');
   video.pause();

@@ -77,6 +77,7 @@ def test_kill_9_leaves_a_partial_recording_that_plays(tmp_path: Path) -> None:
         server.stop()
 
     frames, last_s = decoded_video_span_s(path)
+    print(f"after kill -9: the recording plays to {last_s:.2f} s of a {session_s:.2f} s session")
     # The recording runs from the customer's join (its consent) to the kill.
     assert frames > 30
     assert recording["duration_s"] is not None
