@@ -239,3 +239,41 @@ def pages(browser: Any) -> TwoPages:
     for page in (expert, customer):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
     return TwoPages(expert, customer, errors)
+
+
+AR_FROZEN = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.frozen : null"
+ELEMENT_POINT = """([x, y, frameSize]) => {
+  const canvas = document.querySelector('[data-testid="overlay-canvas"]');
+  const video = canvas.parentElement.querySelector('video');
+  const box = video.getBoundingClientRect();
+  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
+  return [box.left + (box.width - frameSize[0] * scale) / 2 + x * scale,
+          box.top + (box.height - frameSize[1] * scale) / 2 + y * scale];
+}"""
+
+
+def project(h: list[list[float]], point: tuple[float, float]) -> tuple[float, float]:
+    """A reference point in frame px through homography ``h`` (reference px -> frame px)."""
+    x, y, w = np.array(h) @ np.array([point[0], point[1], 1.0])
+    return float(x / w), float(y / w)
+
+
+def draw_arrow_on_frozen_frame(
+    expert: Any, from_ref: tuple[float, float], to_ref: tuple[float, float]
+) -> dict[str, Any]:
+    """As the expert does it: freeze the frame, pick the arrow tool, drag from one device point to
+    another (reference px, placed through the frozen frame's homography), unfreeze. Returns the
+    frozen AR state."""
+    expert.get_by_test_id("freeze-frame").click()
+    ar = wait_until(lambda: expert.evaluate(AR_FROZEN), 5, "the frozen frame's AR state")
+    expert.get_by_test_id("tool-arrow").click()
+    x0, y0 = expert.evaluate(ELEMENT_POINT, [*project(ar["homography"], from_ref), ar["frame_size"]])
+    x1, y1 = expert.evaluate(ELEMENT_POINT, [*project(ar["homography"], to_ref), ar["frame_size"]])
+    expert.mouse.move(x0, y0)
+    expert.mouse.down()
+    expert.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+    expert.mouse.move(x1, y1)
+    expert.mouse.up()
+    expert.get_by_test_id("tool-arrow").click()  # put the tool down
+    expert.get_by_test_id("freeze-frame").click()  # back to live
+    return dict(ar)

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     RunningServer,
     TwoPages,
     customer_joins,
+    draw_arrow_on_frozen_frame,
     open_console_for_new_case,
     overlay_alpha_js,
     wait_until,
@@ -34,7 +35,6 @@ OUTLINE_TOLERANCE_PX = 4.0
 MARK_TOLERANCE_REF_PX = 2.0
 
 AR_LAST = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.last : null"
-AR_FROZEN = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.frozen : null"
 PROCEDURE_STATE = "() => window.repairsight ? window.repairsight.procedure : null"
 # One evaluate reads the newest AR state and the overlay drawn from it, so the two always match.
 OVERLAY_ALPHA_AT = (
@@ -44,19 +44,6 @@ OVERLAY_ALPHA_AT = (
     " .concat(ar.annotations.map((a) => a.points_frame_px[0]));"
     f" return ({overlay_alpha_js('overlay-canvas', '{VIDEO}')})([points, ar.frame_size]); }}"
 )
-ELEMENT_POINT = """([x, y, frameSize]) => {
-  const canvas = document.querySelector('[data-testid="overlay-canvas"]');
-  const video = canvas.parentElement.querySelector('video');
-  const box = video.getBoundingClientRect();
-  const scale = Math.min(box.width / frameSize[0], box.height / frameSize[1]);
-  return [box.left + (box.width - frameSize[0] * scale) / 2 + x * scale,
-          box.top + (box.height - frameSize[1] * scale) / 2 + y * scale];
-}"""
-
-
-def project(h: list[list[float]], point: tuple[float, float]) -> tuple[float, float]:
-    x, y, w = np.array(h) @ np.array([point[0], point[1], 1.0])
-    return float(x / w), float(y / w)
 
 
 def outline_error_px(api: httpx.Client, session_id: str, clip: Clip) -> float:
@@ -123,20 +110,9 @@ def test_ar_overlay_marks_and_steps_on_both_screens(
 
     # The expert freezes the frame and draws an arrow from the centre of the reference photo on
     # it; the mark lands on the customer's side in reference pixels, at that centre.
-    expert.get_by_test_id("freeze-frame").click()
-    ar = wait_until(lambda: expert.evaluate(AR_FROZEN), 5, "the frozen frame's AR state")
     ref_w, ref_h = 640, 480
     centre_ref = ((ref_w - 1) / 2, (ref_h - 1) / 2)
-    start = project(ar["homography"], centre_ref)
-    end = project(ar["homography"], (centre_ref[0] + 120, centre_ref[1] - 60))
-    expert.get_by_test_id("tool-arrow").click()
-    x0, y0 = expert.evaluate(ELEMENT_POINT, [*start, ar["frame_size"]])
-    x1, y1 = expert.evaluate(ELEMENT_POINT, [*end, ar["frame_size"]])
-    expert.mouse.move(x0, y0)
-    expert.mouse.down()
-    expert.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
-    expert.mouse.move(x1, y1)
-    expert.mouse.up()
+    draw_arrow_on_frozen_frame(expert, centre_ref, (centre_ref[0] + 120, centre_ref[1] - 60))
     marks = wait_until(
         lambda: customer.evaluate("() => window.repairsight.annotations") or None,
         10,
@@ -149,7 +125,6 @@ def test_ar_overlay_marks_and_steps_on_both_screens(
     assert np.hypot(*(drawn_at - np.array(centre_ref))) < MARK_TOLERANCE_REF_PX, (
         f"the mark's start is at {drawn_at.tolist()} in reference px, drawn at {centre_ref}"
     )
-    expert.get_by_test_id("freeze-frame").click()  # back to live
     # From then on the customer's AR state carries the arrow, projected onto the device.
     wait_until(
         lambda: any(

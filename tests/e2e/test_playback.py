@@ -1,30 +1,36 @@
 """Playback of a recorded AR session in Chromium, signed in as a trainer.
 
-A real server records a session driven by synthetic aiortc participants over /ws: the customer
-sends the board clip (so vision finds the board and `ar` summaries are logged), the expert picks
-board-connector-reseat, vision completes the first step, the expert draws an anchored arrow and
-moves on a step, then ends the session. The trainer opens /playback/<id>, clicks the chapter of
-step 2 and we check that the video lands at that step's time (the WebM's clock is the event
-log's clock: no offset), that it plays, and that the step's marks and the expert's arrow are
-drawn on the overlay where the event log's homography puts them, and nowhere once hidden.
+A real server records a session driven as in the live session tests, by two Chromium pages: the
+customer's fake camera plays the board clip (so vision finds the board and `ar` summaries are
+logged), the expert picks board-connector-reseat, vision completes the first step, the expert
+freezes the frame, draws an anchored arrow with the mouse, moves on a step, then ends the
+session. The trainer opens /playback/<id>, clicks the chapter of step 2 and we check that the
+video lands at that step's time (the WebM's clock is the event log's clock: no offset), that it
+plays, and that the step's marks and the expert's arrow are drawn on the overlay where the event
+log's homography puts them, and nowhere once hidden.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import time
 from typing import Any
 
 import httpx
 import numpy as np
 
-from tests.e2e.conftest import RunningServer, overlay_alpha_js, wait_until
+from tests.e2e.conftest import (
+    RunningServer,
+    TwoPages,
+    customer_joins,
+    draw_arrow_on_frozen_frame,
+    open_console_for_new_case,
+    overlay_alpha_js,
+    project,
+    wait_until,
+)
 from tests.server_process import REPO
-from tests.synthetic_peers import board_camera
-from tests.ws_participants import Participant, join_as_customer, join_as_expert, link_token, new_session
 
 PROCEDURE = "board-connector-reseat"
 TRAINER, TRAINER_PASSWORD = "tina", "a long trainer password"
@@ -48,11 +54,6 @@ SEEK_PAUSED = """(seconds) => new Promise((resolve) => {
 })"""
 
 
-def project(h: list[list[float]], point: tuple[float, float]) -> tuple[float, float]:
-    x, y, w = np.array(h) @ np.array([point[0], point[1], 1.0])
-    return float(x / w), float(y / w)
-
-
 def ar_at(track: list[dict[str, Any]], t_ms: float) -> dict[str, Any]:
     """The AR summary the player uses at t: the newest at or before it."""
     before = [a for a in track if a["t_ms"] <= t_ms]
@@ -64,53 +65,35 @@ def ar_at(track: list[dict[str, Any]], t_ms: float) -> dict[str, Any]:
     return ar
 
 
-async def wait_step(expert: Participant, step_id: str, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while (await expert.next_of("procedure", timeout_s))["step_id"] != step_id:
-            pass
+PROCEDURE_STEP = (
+    "() => window.repairsight && window.repairsight.procedure ? window.repairsight.procedure.step_id : null"
+)
 
 
-async def record_session(server: RunningServer) -> str:
-    session = new_session(server.base_url, server.api_token, "Sound card crackles")
-    frames = [frame.bgr for frame in board_camera(num_frames=60).frames()]
-    latest: dict[str, Any] = {}
-    expert = await join_as_expert(server.base_url, session["id"], server.api_token, found_ar_state=latest)
-    await expert.socket.send(json.dumps({"type": "set_procedure", "procedure_id": PROCEDURE}))
-    customer = await join_as_customer(server.base_url, link_token(session), frames)
-    try:
-        await expert.socket.send(json.dumps({"type": "chat", "text": "Hold it over the board please"}))
-        # Vision finds the board and completes the "visible" first step by itself: step 2.
-        await wait_step(expert, "find-header", 25)
-        async with asyncio.timeout(10):
-            while not latest:
-                await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)
-        state = dict(latest)
-        h = state["homography"]
-        points = [project(h, p) for p in ARROW_REF]
-        await expert.socket.send(
-            json.dumps(
-                {
-                    "type": "annotate",
-                    "shape": "arrow",
-                    "points_frame_px": [list(p) for p in points],
-                    "frame_timestamp_ms": state["timestamp_ms"],
-                    "frame_size": state["frame_size"],
-                }
-            )
-        )
-        added = await expert.next_of("annotation_added", 10)
-        assert added["annotation"]["anchored"], f"the mark was not anchored: {added}"
-        await asyncio.sleep(2.0)
-        await expert.socket.send(json.dumps({"type": "step", "action": "next"}))
-        await wait_step(expert, "press", 10)
-        await asyncio.sleep(1.5)
-        await expert.socket.send(json.dumps({"type": "end_session"}))
-        await expert.next_of("session_ended", 15)
-    finally:
-        await customer.close()
-        await expert.close()
-    return str(session["id"])
+def record_session(server: RunningServer, pages: TwoPages) -> str:
+    """The session a trainer will replay, recorded through the real pages."""
+    expert, customer = pages.expert, pages.customer
+    session_id, customer_url = open_console_for_new_case(expert, server, "Sound card crackles")
+    expert.get_by_test_id("procedure-select").select_option(PROCEDURE)
+    customer_joins(customer, customer_url)
+    expert.get_by_test_id("chat-input").fill("Hold it over the board please")
+    expert.get_by_test_id("chat-send").click()
+    # Vision finds the board and completes the "visible" first step by itself: step 2.
+    wait_until(lambda: expert.evaluate(PROCEDURE_STEP) == "find-header", 30, "vision to complete step 1")
+    time.sleep(1.0)
+    draw_arrow_on_frozen_frame(expert, *ARROW_REF)
+    marks = wait_until(
+        lambda: expert.evaluate("() => window.repairsight.annotations") or None, 10, "the mark"
+    )
+    assert marks[-1]["anchored"], f"the mark was not anchored: {marks[-1]}"
+    time.sleep(2.0)
+    expert.get_by_test_id("step-next").click()
+    wait_until(lambda: expert.evaluate(PROCEDURE_STEP) == "press", 10, "step 3")
+    time.sleep(1.5)
+    expert.get_by_test_id("end-session").click()
+    wait_until(lambda: customer.get_by_test_id("session-ended").is_visible(), 10, "the end at the customer")
+    assert pages.errors == []
+    return session_id
 
 
 def add_trainer(server: RunningServer) -> None:
@@ -126,11 +109,9 @@ def add_trainer(server: RunningServer) -> None:
 
 
 def test_trainer_jumps_to_a_step_and_sees_the_ar_layer_from_the_log(
-    server: RunningServer, browser: Any
+    server: RunningServer, browser: Any, pages: TwoPages
 ) -> None:
-    # Playwright's sync API runs an event loop in this thread: the participants get their own.
-    with ThreadPoolExecutor(1) as pool:
-        session_id = pool.submit(asyncio.run, record_session(server)).result(timeout=90)
+    session_id = record_session(server, pages)
     add_trainer(server)
     headers = {"Authorization": f"Bearer {server.api_token}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as api:
