@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -123,34 +124,15 @@ async def home(request: Request) -> Response:
     return static_page(request, "home.html" if principal else "login.html")
 
 
-async def case_page(request: Request) -> Response:
-    if await run_in_threadpool(signed_in, request) is None:
-        return to_sign_in(request)
-    return static_page(request, "case.html")
+def staff_page(filename: str) -> Callable[[Request], Awaitable[Response]]:
+    """A page for signed-in staff; a signed-out visitor is sent to sign in, then back."""
 
+    async def page(request: Request) -> Response:
+        if await run_in_threadpool(signed_in, request) is None:
+            return to_sign_in(request)
+        return static_page(request, filename)
 
-async def playback_page(request: Request) -> Response:
-    if await run_in_threadpool(signed_in, request) is None:
-        return to_sign_in(request)
-    return static_page(request, "playback.html")
-
-
-async def library_page(request: Request) -> Response:
-    if await run_in_threadpool(signed_in, request) is None:
-        return to_sign_in(request)
-    return static_page(request, "library.html")
-
-
-async def dashboard_page(request: Request) -> Response:
-    if await run_in_threadpool(signed_in, request) is None:
-        return to_sign_in(request)
-    return static_page(request, "dashboard.html")
-
-
-async def console_page(request: Request) -> Response:
-    if await run_in_threadpool(signed_in, request) is None:
-        return to_sign_in(request)
-    return static_page(request, "console.html")
+    return page
 
 
 LINK_PROBLEM_PAGES: dict[LinkProblem, tuple[int, str, str]] = {
@@ -178,10 +160,10 @@ async def join_page(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/", home, methods=["GET"]),
-        Route("/cases/{case_id}", case_page, methods=["GET"]),
-        Route("/console/{session_id}", console_page, methods=["GET"]),
-        Route("/dashboard", dashboard_page, methods=["GET"]),
-        Route("/playback/{session_id}", playback_page, methods=["GET"]),
-        Route("/library", library_page, methods=["GET"]),
+        Route("/cases/{case_id}", staff_page("case.html"), methods=["GET"]),
+        Route("/console/{session_id}", staff_page("console.html"), methods=["GET"]),
+        Route("/dashboard", staff_page("dashboard.html"), methods=["GET"]),
+        Route("/playback/{session_id}", staff_page("playback.html"), methods=["GET"]),
+        Route("/library", staff_page("library.html"), methods=["GET"]),
         Route("/join/{token}", join_page, methods=["GET"]),
     ]

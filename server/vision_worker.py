@@ -51,7 +51,6 @@ class VisionWorker:
         self._step_lock = threading.Lock()
         self._step: tuple[tuple[Annotation, ...], StepRule | None] = ((), None)
         self.generation = 0
-        self.frames_processed = 0
         self._thread = threading.Thread(target=self._run, name=f"vision-{session_id[:8]}", daemon=True)
 
     def start(self) -> None:
@@ -97,7 +96,6 @@ class VisionWorker:
                     pipeline.close()
                     pipeline = None
                     continue
-                self.frames_processed += 1
                 self._publish(VisionResult(state, image, generation, decoded.received_at))
         except Exception:
             logger.exception("session %s: vision stopped", self.session_id)

@@ -117,10 +117,6 @@ class Recorder:
         self._pending.append(sample)
         return True
 
-    @property
-    def has_video(self) -> bool:
-        return self._container is not None
-
     def close(self) -> float:
         """Finish the file (blocking: call it from a worker thread). Returns the duration in s."""
         self._closing.set()
