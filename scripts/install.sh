@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_test=0
-[ "${1:-}" = "--test" ] && with_test=1
+if [ "${1:-}" = "--test" ]; then with_test=1; fi
 
 apt_install() {
     if [ "$(id -u)" = 0 ]; then
@@ -30,8 +30,11 @@ command -v "$python" >/dev/null || python=python3
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 
 extras=""
-[ "$with_test" = 1 ] && extras="[test]"
-stamp=".venv/.installed$( [ "$with_test" = 1 ] && echo -test )"
+stamp=".venv/.installed"
+if [ "$with_test" = 1 ]; then
+    extras="[test]"
+    stamp=".venv/.installed-test"
+fi
 want=$(cat pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing Python packages into .venv"
