@@ -18,6 +18,10 @@ fails loudly if an upgrade changes them):
   must reach the original sender instead (:func:`redirect_keyframe_requests`), or a late
   expert waits up to 100 s for a VP8 keyframe.
 * ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` asks the original sender for a keyframe.
+* ``RTCRtpReceiver.__jitter_buffer`` releases a video frame only when the first packet of the
+  *next* frame arrives, a frame interval (33 ms at 30 fps) after the frame was complete. For
+  forwarded video, :class:`MarkerJitterBuffer` also releases a frame at its last packet, the
+  one with the RTP marker bit set (RFC 7741 section 4.1 for VP8).
 
 Receivers that were not swapped keep aiortc's own decoding, so client peers in the same
 process (tests, benchmarks) are unaffected.
@@ -36,8 +40,10 @@ from typing import Any
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
 
 from .burn_in import BurnInSource
 from .vision_frames import VisionDecoder
@@ -47,6 +53,7 @@ logger = logging.getLogger(__name__)
 # When the source of a forwarded stream changes, the outgoing timestamps continue this much later.
 SOURCE_CHANGE_STEP_S = Fraction(1, 30)
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -71,6 +78,27 @@ def is_keyframe(codec_name: str, data: bytes) -> bool:
     if name == "h264":
         return is_h264_keyframe(data)
     return True  # audio: every packet stands alone
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's video jitter buffer, which also releases a frame as soon as its marker packet
+    completes it (every packet from the frame's first to the marker one present)."""
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        frame = super()._remove_frame(sequence_number)
+        if frame is not None or self._origin is None:
+            return frame
+        packets: list[RtpPacket] = []
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self._capacity]
+            if packet is None or (packets and packet.timestamp != packets[0].timestamp):
+                return None
+            packets.append(packet)
+            if packet.marker:
+                self.remove(count + 1)
+                data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]  # set by the receiver
+                return JitterFrame(data=data, timestamp=packets[0].timestamp)
+        return None
 
 
 class InlineForwarder:
@@ -120,6 +148,13 @@ def forward_receiver(
         raise RuntimeError("aiortc internals changed (RTCRtpReceiver.__decoder_queue); pin aiortc==1.16.0")
     forwarder = InlineForwarder(on_packet, vision)
     setattr(receiver, _DECODER_QUEUE, forwarder)
+    if receiver.track.kind == "video":
+        current = getattr(receiver, _JITTER_BUFFER, None)
+        if not isinstance(current, JitterBuffer):
+            raise RuntimeError(
+                "aiortc internals changed (RTCRtpReceiver.__jitter_buffer); pin aiortc==1.16.0"
+            )
+        setattr(receiver, _JITTER_BUFFER, MarkerJitterBuffer(capacity=current.capacity, is_video=True))
     return forwarder
 
 
