@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 FSYNC_INTERVAL_S = 1.0
 
 
+def utc_timestamp(timespec: str = "milliseconds") -> str:
+    """Now, as ISO 8601 UTC with a Z: how event logs and chat lines stamp the wall clock."""
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 class EventLog:
     def __init__(self, path: Path, clock_ms: Callable[[], int | None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +41,7 @@ class EventLog:
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "at": utc_timestamp(),
             "t_ms": self.now_ms(),
             "type": kind,
             **fields,

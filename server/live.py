@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from signaling import (
@@ -45,7 +44,7 @@ from signaling.state import Action, Close, Role, Send, SessionMachine
 from .ar_session import ARSession
 from .config import Settings
 from .db import Case, Database, RepairSession, new_id, utcnow
-from .eventlog import EventLog
+from .eventlog import EventLog, utc_timestamp
 from .links import check_link
 from .media.hub import SessionMedia
 from .media.recorder import Recorder
@@ -183,7 +182,7 @@ class LiveSession:
                 id=new_id(),
                 from_role=role,
                 text=message.text,
-                sent_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                sent_at=utc_timestamp("seconds"),
             )
             self.events.append("chat", id=chat.id, from_role=role, text=chat.text)
             await self._carry_out(self.machine.broadcast(chat))

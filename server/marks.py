@@ -75,6 +75,23 @@ def rescale(message: Annotate, frame_size: tuple[int, int]) -> list[Point]:
     return [(x * sx, y * sy) for x, y in message.points_frame_px]
 
 
+def annotation_from_points(shape: str, points_ref_px: Sequence[Point], text: str | None) -> Annotation:
+    """The vision annotation a kept mark stands for: arrow [from, to], circle [centre, rim],
+    rect [4 corners on the device], freehand [points], text [anchor]. Used live and on replay."""
+    points = [(float(x), float(y)) for x, y in points_ref_px]
+    if shape == "arrow":
+        return Arrow(points[0], points[1])
+    if shape == "circle":
+        return Circle(points[0], max(math.dist(points[0], points[1]), 1.0))
+    if shape == "rect":
+        return Polyline(tuple(points), closed=True)
+    if shape == "freehand":
+        return Polyline(tuple(points))
+    if shape == "text":
+        return Label(points[0], (text or "").strip())
+    raise ValueError(f"unknown mark shape {shape!r}")
+
+
 def anchored_mark(
     mark_id: str,
     message: Annotate,
@@ -83,28 +100,17 @@ def anchored_mark(
     step_id: str | None,
 ) -> tuple[SessionAnnotation, Annotation]:
     """The mark in reference pixels, for the session and for vision to project."""
-    ref = frame_to_reference(rescale(message, frame_size), homography_ref_to_frame)
+    drawn = rescale(message, frame_size)
+    if message.shape == "rect":
+        # A rectangle on the screen is a quadrilateral on the device: keep its four corners.
+        (x0, y0), (x1, y1) = drawn
+        drawn = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    ref = frame_to_reference(drawn, homography_ref_to_frame)
     if not np.all(np.isfinite(ref)):
         raise ProtocolError(
             "out_of_range", "the mark falls outside the device's plane; draw it on the device"
         )
     points = _points(ref)
-    annotation: Annotation
-    if message.shape == "arrow":
-        annotation = Arrow(points[0], points[1])
-    elif message.shape == "circle":
-        radius = float(np.hypot(*(ref[1] - ref[0])))
-        annotation = Circle(points[0], max(radius, 1.0))
-    elif message.shape == "rect":
-        # A rectangle on the screen is a quadrilateral on the device: keep its four corners.
-        (x0, y0), (x1, y1) = rescale(message, frame_size)
-        corners = frame_to_reference([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], homography_ref_to_frame)
-        points = _points(corners)
-        annotation = Polyline(tuple(points), closed=True)
-    elif message.shape == "freehand":
-        annotation = Polyline(tuple(points))
-    else:
-        annotation = Label(points[0], (message.text or "").strip())
     kept = SessionAnnotation(
         id=mark_id,
         shape=message.shape,
@@ -113,7 +119,7 @@ def anchored_mark(
         text=message.text,
         step_id=step_id,
     )
-    return kept, annotation
+    return kept, annotation_from_points(message.shape, points, message.text)
 
 
 def pinned_mark(mark_id: str, message: Annotate, step_id: str | None) -> SessionAnnotation:

@@ -9,12 +9,12 @@ saying what happened.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
 from .db import Database, RepairSession, utcnow
+from .eventlog import utc_timestamp
 from .media.recorder import probe_duration_s
 from .storage import recording_files
 
@@ -46,7 +46,7 @@ def recover_unfinished_sessions(db: Database, recordings_dir: Path) -> list[str]
             _append_event(
                 files.events,
                 {
-                    "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "at": utc_timestamp(),
                     "t_ms": None,
                     "type": "session_ended",
                     "reason": END_REASON,

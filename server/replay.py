@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 
 from procedures import LoadedProcedure
-from vision.annotations import Annotation, Arrow, Circle, Label, Polyline
+from vision.annotations import Annotation
 from vision.geometry import points_in_front, project_points, reference_corners
 from vision.projection import ProjectedAnnotation, project_annotations
 from vision.types import FloatArray
+
+from .marks import annotation_from_points
 
 STALE_MS = 1000
 NEVER_MS = 2**62  # removal time of a mark never removed
@@ -64,26 +66,15 @@ def _t(event: dict[str, Any], key: str = "t_ms") -> int:
 
 def mark_annotation(mark: dict[str, Any]) -> Annotation | None:
     """An anchored ``SessionAnnotation`` (``docs/protocol.md``) as the vision annotation it was drawn
-    as (the inverse of ``server.marks.anchored_mark``); None for pinned or malformed marks."""
+    as; None for pinned or malformed marks."""
     points = mark.get("points_ref_px")
     if not mark.get("anchored") or not isinstance(points, list) or not points:
         return None
     try:
-        pts = [(float(x), float(y)) for x, y in points]
-        shape = mark.get("shape")
-        if shape == "arrow" and len(pts) >= 2:
-            return Arrow(pts[0], pts[1])
-        if shape == "circle" and len(pts) >= 2:
-            return Circle(pts[0], max(math.dist(pts[0], pts[1]), 1.0))
-        if shape == "rect":
-            return Polyline(tuple(pts), closed=True)
-        if shape == "freehand" and len(pts) >= 2:
-            return Polyline(tuple(pts))
-        if shape == "text":
-            return Label(pts[0], str(mark.get("text") or "").strip() or "note")
-    except (TypeError, ValueError):
+        text = str(mark.get("text") or "").strip() or "note"
+        return annotation_from_points(str(mark.get("shape")), points, text)
+    except (TypeError, ValueError, IndexError):
         return None
-    return None
 
 
 class EventReplay:
