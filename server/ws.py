@@ -7,6 +7,7 @@ with 1009 (RFC 6455 section 7.4.1), which ends neither the session nor its recor
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -14,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from signaling import Join, MessageTooLarge, ProtocolError, ServerMessage, parse_client_message, serialize
 from signaling.state import CLOSE_TOO_LARGE
 
-from .auth import resolve_principal
+from .auth import require_role
 from .db import new_id
 from .errors import ApiError
 from .live import LiveRegistry, LiveSession
@@ -53,15 +54,10 @@ async def _join(registry: LiveRegistry, conn: SocketConnection, message: Join) -
     session_id = None
     if message.role == "expert":
         try:
-            principal = resolve_principal(conn.websocket)
+            # The same rule as the REST routes that run sessions; it reads the database, so off the loop.
+            principal = await asyncio.to_thread(require_role, conn.websocket, "expert", "admin")
         except ApiError as exc:
-            raise ProtocolError("unauthorized", exc.message) from None
-        if principal is None:
-            raise ProtocolError("unauthorized", "sign in first: the console needs a signed-in expert")
-        if principal.role not in ("expert", "admin"):
-            raise ProtocolError(
-                "forbidden", f"a {principal.role} cannot take part in a session as the expert"
-            )
+            raise ProtocolError("unauthorized" if exc.status == 401 else "forbidden", exc.message) from None
         if not message.session_id:
             raise ProtocolError("invalid_message", "join: session_id is required for the expert")
         username, session_id = principal.username, message.session_id

@@ -212,3 +212,13 @@ def test_a_dropped_customer_is_shown_reconnecting_then_left(setup: Setup) -> Non
             customer.close(code=1006)
         assert receive_until(expert, "presence")["status"] == "reconnecting"
         assert receive_until(expert, "presence")["status"] == "left"  # grace is 0.2 s in this test
+
+
+def test_a_trainer_cannot_join_a_session_as_the_expert(setup: Setup) -> None:
+    app = setup.client.app
+    trainer = create_user(app.state.db, "tina", "trainer", "a long trainer password")  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {create_api_token(app.state.db, trainer)}"}  # type: ignore[attr-defined]
+    with setup.client.websocket_connect("/ws", headers=headers) as ws:
+        ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+        error = receive_until(ws, "error")
+        assert error["code"] == "forbidden" and "trainer" in error["message"]
