@@ -94,6 +94,7 @@ class ARSession:
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_ar_logged = 0.0
+        self._last_ar_key: tuple[str | None, bool] | None = None
 
     # --- procedure and steps -------------------------------------------------------------
 
@@ -207,17 +208,21 @@ class ARSession:
     def _log_ar_summary(self, result: VisionResult) -> None:
         """Where the device was, a few times a second, on the recording's clock (``frame_t_ms``: when
         the frame arrived, which is where it sits in the recording), so playback and exports can
-        draw the overlay from data rather than from burned-in pixels."""
+        draw the overlay from data rather than from burned-in pixels. A new step or a device found
+        or lost is logged at once, so a chapter starts with the device's place in it."""
         now = time.monotonic()
         recording_ms = self.events.now_ms()
-        if recording_ms is None or now - self._last_ar_logged < AR_LOG_INTERVAL_S:
+        state = result.state
+        step_id = self.steps.current if self.steps else None
+        changed = (step_id, state.found) != self._last_ar_key
+        if recording_ms is None or (not changed and now - self._last_ar_logged < AR_LOG_INTERVAL_S):
             return
         self._last_ar_logged = now
-        state = result.state
+        self._last_ar_key = (step_id, state.found)
         self.events.append(
             "ar",
             frame_t_ms=recording_ms - int((now - result.received_at) * 1000),
-            step_id=self.steps.current if self.steps else None,
+            step_id=step_id,
             found=state.found,
             frame_size=list(state.frame_size),
             homography=None if state.homography is None else np.round(state.homography, 6).tolist(),

@@ -70,18 +70,20 @@ class VisionWorker:
             return self.generation
 
     def _run(self) -> None:
+        # Built before the first frame arrives: loading the reference and the hand model takes
+        # most of a second, and frames that arrive meanwhile would get no AR at all.
         pipeline: ARPipeline | None = None
         seen = 0
         applied_generation = -1
         try:
             while not self._stop.is_set():
+                if pipeline is None:
+                    pipeline = self._make_pipeline()
+                    applied_generation = -1
                 decoded = self._latest.wait_newer(seen, WAIT_S)
                 if decoded is None:
                     continue
                 seen = decoded.sequence
-                if pipeline is None:
-                    pipeline = self._make_pipeline()
-                    applied_generation = -1
                 with self._step_lock:
                     generation, (annotations, rule) = self.generation, self._step
                 if generation != applied_generation:
