@@ -65,6 +65,25 @@ class FrameGeometry:
     frame_size: tuple[int, int]
 
 
+class ArSummaryPacer:
+    """Decides which vision results go into the event log as ``ar`` summaries: one every
+    ``interval_s``, and at once when the step changes or the device is found or lost, so a chapter
+    starts with the device's place in it and playback never draws from a summary of another step."""
+
+    def __init__(self, interval_s: float = AR_LOG_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._last_at: float | None = None
+        self._last_key: tuple[str | None, bool] | None = None
+
+    def due(self, now_s: float, step_id: str | None, found: bool) -> bool:
+        """Whether to log the result seen at ``now_s`` (monotonic); if so, it counts as logged."""
+        key = (step_id, found)
+        if key == self._last_key and self._last_at is not None and now_s - self._last_at < self.interval_s:
+            return False
+        self._last_at, self._last_key = now_s, key
+        return True
+
+
 class ARSession:
     def __init__(
         self,
@@ -93,8 +112,7 @@ class ARSession:
         self._generation = 0
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last_ar_logged = 0.0
-        self._last_ar_key: tuple[str | None, bool] | None = None
+        self._ar_pacer = ArSummaryPacer()
 
     # --- procedure and steps -------------------------------------------------------------
 
@@ -208,17 +226,13 @@ class ARSession:
     def _log_ar_summary(self, result: VisionResult) -> None:
         """Where the device was, a few times a second, on the recording's clock (``frame_t_ms``: when
         the frame arrived, which is where it sits in the recording), so playback and exports can
-        draw the overlay from data rather than from burned-in pixels. A new step or a device found
-        or lost is logged at once, so a chapter starts with the device's place in it."""
+        draw the overlay from data rather than from burned-in pixels (``ArSummaryPacer`` says when)."""
         now = time.monotonic()
         recording_ms = self.events.now_ms()
         state = result.state
         step_id = self.steps.current if self.steps else None
-        changed = (step_id, state.found) != self._last_ar_key
-        if recording_ms is None or (not changed and now - self._last_ar_logged < AR_LOG_INTERVAL_S):
+        if recording_ms is None or not self._ar_pacer.due(now, step_id, state.found):
             return
-        self._last_ar_logged = now
-        self._last_ar_key = (step_id, state.found)
         self.events.append(
             "ar",
             frame_t_ms=recording_ms - int((now - result.received_at) * 1000),
