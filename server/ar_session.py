@@ -72,13 +72,13 @@ class ArSummaryPacer:
 
     def __init__(self, interval_s: float = AR_LOG_INTERVAL_S) -> None:
         self.interval_s = interval_s
-        self._last_at: float | None = None
-        self._last_key: tuple[str | None, bool] | None = None
+        self._last_at = 0.0
+        self._last_key: tuple[str | None, bool] | None = None  # None: nothing logged yet
 
     def due(self, now_s: float, step_id: str | None, found: bool) -> bool:
         """Whether to log the result seen at ``now_s`` (monotonic); if so, it counts as logged."""
         key = (step_id, found)
-        if key == self._last_key and self._last_at is not None and now_s - self._last_at < self.interval_s:
+        if key == self._last_key and now_s - self._last_at < self.interval_s:
             return False
         self._last_at, self._last_key = now_s, key
         return True

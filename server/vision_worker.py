@@ -70,13 +70,13 @@ class VisionWorker:
             return self.generation
 
     def _run(self) -> None:
-        # Built before the first frame arrives: loading the reference and the hand model takes
-        # most of a second, and frames that arrive meanwhile would get no AR at all.
         pipeline: ARPipeline | None = None
         seen = 0
         applied_generation = -1
         try:
             while not self._stop.is_set():
+                # Built before waiting for a frame: loading the reference and the hand model takes
+                # most of a second, and frames that arrive meanwhile would get no AR at all.
                 if pipeline is None:
                     pipeline = self._make_pipeline()
                     applied_generation = -1
