@@ -149,7 +149,7 @@ def serve(args: argparse.Namespace) -> int:
         tls_key=key,
         ice_servers=ice_servers(args),
         public_url=args.public_url.rstrip("/") if args.public_url else None,
-        video_relay=args.video_relay,
+        media_relay=args.media_relay,
         procedure_dirs=procedure_dirs(args),
     )
     db = open_database(data_dir)
@@ -274,11 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/procedures.md)",
     )
     run.add_argument(
-        "--video-relay",
+        "--media-relay",
         choices=("forward", "reencode"),
         default="forward",
-        help="forward: the expert gets the phone's encoded video as it came (default); reencode: decode "
-        "and re-encode it, the media benchmark's baseline (about 3x the CPU)",
+        help="forward: each side gets the other's encoded video and audio as they came (default); "
+        "reencode: decode and re-encode every track, aiortc's plain relay and the media benchmark's "
+        "baseline (about 7x the CPU for video)",
     )
 
     user = commands.add_parser("user", help="manage staff accounts")

@@ -35,9 +35,9 @@ class Settings:
     idle_end_s: float = 600.0
     # Overrides the secret kept in the data directory (tests use a fixed one).
     secret_key: str | None = None
-    # "forward": the expert gets the customer's encoded video as it came (the product).
-    # "reencode": decode and re-encode it, aiortc's public path; only the benchmark's baseline.
-    video_relay: Literal["forward", "reencode"] = "forward"
+    # "forward": each side gets the other's encoded media as it came (the product).
+    # "reencode": decode and re-encode every track, aiortc's plain relay; only the benchmark's baseline.
+    media_relay: Literal["forward", "reencode"] = "forward"
     # Public base URL for customer links (e.g. behind a proxy); default: the request's own.
     public_url: str | None = None
     # Directories of procedure folders loaded beside the built-in procedures/library (--procedures).

@@ -77,7 +77,7 @@ class LiveSession:
             row.id,
             registry.settings.ice_servers,
             on_connection_state=self._on_media_state,
-            reencode_video=registry.settings.video_relay == "reencode",
+            reencode=registry.settings.media_relay == "reencode",
             on_datachannel=lambda role, channel: self.ar.add_channel(role, channel),
         )
         self.files = recording_files(registry.settings.recordings_dir, row.id)

@@ -175,24 +175,30 @@ async def _negotiate(pc: RTCPeerConnection, answer_offer: Answerer) -> None:
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
 
-async def start_customer(frames: list[np.ndarray], answer_offer: Answerer) -> SyntheticPeer:
-    """A phone: sends the numbered clip and a tone, plays what the expert says."""
+async def start_customer(
+    frames: list[np.ndarray], answer_offer: Answerer, audio: bool = True
+) -> SyntheticPeer:
+    """A phone: sends the numbered clip and (with ``audio``) a tone, plays what the expert says."""
     peer = SyntheticPeer(_peer(), video_out=NumberedClipTrack(frames))
     watch_tracks(peer)
-    peer.pc.addTrack(ToneTrack(440.0))
+    if audio:
+        peer.pc.addTrack(ToneTrack(440.0))
     peer.pc.addTrack(peer.video_out)
     await _negotiate(peer.pc, answer_offer)
     return peer
 
 
-async def start_expert(answer_offer: Answerer, found_ar_state: dict[str, Any] | None = None) -> SyntheticPeer:
-    """A console: receives video and audio, sends a tone (its microphone).
+async def start_expert(
+    answer_offer: Answerer, found_ar_state: dict[str, Any] | None = None, audio: bool = True
+) -> SyntheticPeer:
+    """A console: receives video and (with ``audio``) sends a tone, its microphone, and receives audio.
 
     With ``found_ar_state``, it also opens the ``ar`` data channel (unordered, no retransmits,
     as the console does) and keeps the newest AR state that located the device in that dict."""
     peer = SyntheticPeer(_peer())
     watch_tracks(peer)
-    peer.pc.addTrack(ToneTrack(660.0))
+    if audio:
+        peer.pc.addTrack(ToneTrack(660.0))
     peer.pc.addTransceiver("video", direction="recvonly")
     if found_ar_state is not None:
         channel = peer.pc.createDataChannel("ar", ordered=False, maxRetransmits=0)

@@ -73,24 +73,28 @@ async def _read_rest(socket: Any, inbox: asyncio.Queue[dict[str, Any]]) -> None:
 
 
 async def join_as_customer(
-    base_url: str, token: str, frames: list[np.ndarray], consent: bool = True
+    base_url: str, token: str, frames: list[np.ndarray], consent: bool = True, audio: bool = True
 ) -> Participant:
     socket, _ = await _open(
         base_url, {"type": "join", "role": "customer", "token": token, "consent": consent}, {}
     )
-    peer = await start_customer(frames, lambda sdp: _answerer(socket, sdp))
+    peer = await start_customer(frames, lambda sdp: _answerer(socket, sdp), audio)
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
     return Participant(socket, peer, asyncio.ensure_future(_read_rest(socket, inbox)), inbox)
 
 
 async def join_as_expert(
-    base_url: str, session_id: str, api_token: str, found_ar_state: dict[str, Any] | None = None
+    base_url: str,
+    session_id: str,
+    api_token: str,
+    found_ar_state: dict[str, Any] | None = None,
+    audio: bool = True,
 ) -> Participant:
     """A synthetic console. With ``found_ar_state``, it opens the ``ar`` data channel as the
     console does and keeps the newest AR state that located the device in that dict."""
     headers = {"Authorization": f"Bearer {api_token}"}
     socket, _ = await _open(base_url, {"type": "join", "role": "expert", "session_id": session_id}, headers)
-    peer = await start_expert(lambda sdp: _answerer(socket, sdp), found_ar_state)
+    peer = await start_expert(lambda sdp: _answerer(socket, sdp), found_ar_state, audio)
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
     return Participant(socket, peer, asyncio.ensure_future(_read_rest(socket, inbox)), inbox)
 

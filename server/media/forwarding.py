@@ -55,6 +55,9 @@ SOURCE_CHANGE_STEP_S = Fraction(1, 30)
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 
+# What a PacketTrack carries: encoded packets, or (the benchmark's baseline) decoded frames.
+Media = av.Packet | av.VideoFrame | av.AudioFrame
+
 
 def is_vp8_keyframe(data: bytes) -> bool:
     """RFC 6386 section 9.1: bit 0 of the frame tag is 0 for a key frame."""
@@ -196,14 +199,14 @@ class PacketTrack(MediaStreamTrack):
     def __init__(self, kind: str, maxsize: int = 120, on_drop: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.kind = kind
-        self._queue: asyncio.Queue[av.Packet | av.VideoFrame] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[Media] = asyncio.Queue(maxsize)
         self._on_drop = on_drop
         self.dropped = 0
         self._last_in: int | None = None
         self._last_out = 0
         self._offset = 0
 
-    def push(self, packet: av.Packet | av.VideoFrame) -> None:
+    def push(self, packet: Media) -> None:
         """Queue a packet to send; its timestamp is rebased so the outgoing stream never jumps
         back when the source changes (a customer who reconnects starts a new RTP clock)."""
         if self.readyState != "live":
@@ -224,7 +227,7 @@ class PacketTrack(MediaStreamTrack):
                 self._on_drop()
         self._queue.put_nowait(packet)
 
-    async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
+    async def recv(self) -> Media:  # type: ignore[override]
         return await self._queue.get()
 
 
@@ -247,11 +250,11 @@ class ExpertVideoTrack(PacketTrack):
             self._queue.get_nowait()
         self._queue.put_nowait(self._WAKE)  # type: ignore[arg-type]
 
-    def push(self, packet: av.Packet | av.VideoFrame) -> None:
+    def push(self, packet: Media) -> None:
         if self.burn_in is None:
             super().push(packet)
 
-    async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
+    async def recv(self) -> Media:  # type: ignore[override]
         while True:
             if self.burn_in is not None:
                 return await self.burn_in.next_frame()

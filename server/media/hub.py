@@ -34,6 +34,7 @@ from .burn_in import BurnInSource
 from .forwarding import (
     ExpertVideoTrack,
     KeyframeRequester,
+    Media,
     PacketTrack,
     forward_receiver,
     redirect_keyframe_requests,
@@ -70,7 +71,7 @@ class SessionMedia:
         session_id: str,
         ice_servers: tuple[IceServerConfig, ...],
         on_connection_state: Callable[[Role, str, str], None] | None = None,
-        reencode_video: bool = False,
+        reencode: bool = False,
         on_datachannel: Callable[[Role, RTCDataChannel], None] | None = None,
     ) -> None:
         self.session_id = session_id
@@ -84,8 +85,9 @@ class SessionMedia:
         self._burn_in_state: Callable[[], ARState | None] | None = None
         self._keyframes: KeyframeRequester | None = None
         self.packets_forwarded = 0
-        # The benchmark's baseline: aiortc decodes the customer's video and encodes it again.
-        self.reencode_video = reencode_video
+        # The benchmark's baseline, aiortc's plain relay: every received track is decoded and
+        # encoded again for the other side (and, having no encoded packets, nothing is recorded).
+        self.reencode = reencode
 
     # --- signaling -----------------------------------------------------------------------
 
@@ -99,7 +101,7 @@ class SessionMedia:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             kind = track.kind
-            if self.reencode_video and kind == "video":
+            if self.reencode:
                 leg.pumps.append(asyncio.ensure_future(self._pump_decoded(leg, track)))
                 return
             receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
@@ -188,7 +190,7 @@ class SessionMedia:
         self.request_keyframe()
 
     async def _pump_decoded(self, leg: Leg, track: MediaStreamTrack) -> None:
-        """The baseline's path: always drain the decoded remote video, fanning frames out."""
+        """The baseline's path: always drain a decoded remote track, fanning frames out."""
         while True:
             try:
                 frame = await track.recv()
@@ -196,9 +198,10 @@ class SessionMedia:
                 return
             if isinstance(frame, av.VideoFrame):
                 self.latest_frame.put(frame, int(frame.time * 1000) if frame.time is not None else 0)
-                self._fan_out(leg.role, "video", frame)
+            if isinstance(frame, av.VideoFrame | av.AudioFrame):
+                self._fan_out(leg.role, track.kind, frame)
 
-    def _fan_out(self, role: Role, kind: str, packet: av.Packet | av.VideoFrame) -> None:
+    def _fan_out(self, role: Role, kind: str, packet: Media) -> None:
         track_name: TrackName
         if role == "customer":
             track_name = "video" if kind == "video" else "customer_audio"

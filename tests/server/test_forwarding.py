@@ -63,6 +63,40 @@ async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames
         await media.close()
 
 
+async def test_the_benchmark_baseline_reencodes_every_track(clip_frames: list[np.ndarray]) -> None:
+    """``--media-relay reencode``, aiortc's plain relay: video and audio both ways go through
+    aiortc's decoders and encoders, and the expert still sees the customer's picture."""
+    media = SessionMedia("baseline", ice_servers=(), reencode=True)
+    customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
+    expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
+    try:
+        await wait_for(lambda: len(expert.received.arrivals) >= 30, 20, "30 numbered frames at the expert")
+        await wait_for(
+            lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways"
+        )
+        number = expert.received.last_number
+        image = expert.received.last_image
+        assert number is not None and image is not None
+        expected = clip_frames[number % len(clip_frames)]
+        body = slice(0, image.shape[0] - 16)
+        diff = np.abs(image[body].astype(np.int16) - expected[body].astype(np.int16)).mean()
+        assert diff < 2 * MAX_MEAN_ABS_DIFF, f"expert picture differs from clip frame {number}: {diff:.1f}"
+
+        for role, kinds in (("expert", ("video", "audio")), ("customer", ("audio",))):
+            leg = media.legs[role]
+            assert leg is not None
+            for kind in kinds:
+                sender = next(t.sender for t in leg.pc.getTransceivers() if t.kind == kind)
+                encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+                # A sender that only packs forwarded packets never opens its encoder.
+                used = encoder.codec if kind == "video" else encoder.first_packet_pts
+                assert used is not None, f"the baseline sent the {role}'s {kind} without encoding it"
+    finally:
+        await customer.close()
+        await expert.close()
+        await media.close()
+
+
 async def test_a_late_expert_gets_a_keyframe_at_once(clip_frames: list[np.ndarray]) -> None:
     """VP8 sends keyframes only on request: the late expert's request must reach the phone."""
     media = SessionMedia("late", ice_servers=())
