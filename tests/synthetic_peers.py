@@ -191,7 +191,7 @@ async def start_customer(
 async def start_expert(
     answer_offer: Answerer, found_ar_state: dict[str, Any] | None = None, audio: bool = True
 ) -> SyntheticPeer:
-    """A console: receives video and (with ``audio``) sends a tone, its microphone, and receives audio.
+    """A console: receives video; with ``audio``, also sends a tone (its microphone) and plays audio.
 
     With ``found_ar_state``, it also opens the ``ar`` data channel (unordered, no retransmits,
     as the console does) and keeps the newest AR state that located the device in that dict."""

@@ -8,11 +8,13 @@ vision.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from server.media.hub import SessionMedia
-from tests.synthetic_peers import board_camera, start_customer, start_expert, wait_for
+from tests.synthetic_peers import SyntheticPeer, board_camera, start_customer, start_expert, wait_for
 from vision.pipeline import ARState
 
 # A forwarded frame is the phone's own encoding; the synthetic phone is aiortc's VP8 at
@@ -25,31 +27,46 @@ def clip_frames() -> list[np.ndarray]:
     return [f.bgr for f in board_camera(num_frames=30).frames()]
 
 
+async def wait_for_media_both_ways(customer: SyntheticPeer, expert: SyntheticPeer) -> None:
+    await wait_for(lambda: len(expert.received.arrivals) >= 30, 20, "30 numbered frames at the expert")
+    await wait_for(
+        lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways"
+    )
+
+
+def expert_picture_diff(expert: SyntheticPeer, clip_frames: list[np.ndarray]) -> tuple[int, float]:
+    """The number of the clip frame the expert sees last, and the mean absolute difference of
+    its picture from that frame (the frame-number strip left out)."""
+    number = expert.received.last_number
+    image = expert.received.last_image
+    assert number is not None and image is not None
+    expected = clip_frames[number % len(clip_frames)]
+    body = slice(0, image.shape[0] - 16)
+    return number, float(np.abs(image[body].astype(np.int16) - expected[body].astype(np.int16)).mean())
+
+
+def sender_encoder(media: SessionMedia, role: str, kind: str) -> Any:
+    """The encoder aiortc keeps in the server's sender of ``kind`` to ``role``."""
+    leg = media.legs[role]
+    assert leg is not None
+    sender = next(t.sender for t in leg.pc.getTransceivers() if t.kind == kind)
+    return sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+
+
 async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames: list[np.ndarray]) -> None:
     media = SessionMedia("loopback", ice_servers=())
     media.decode_for_vision(True)
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
     try:
-        await wait_for(lambda: len(expert.received.arrivals) >= 30, 20, "30 numbered frames at the expert")
-        await wait_for(
-            lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways"
-        )
+        await wait_for_media_both_ways(customer, expert)
 
         # The picture the expert sees is the clip frame whose number it carries.
-        number = expert.received.last_number
-        image = expert.received.last_image
-        assert number is not None and image is not None
-        expected = clip_frames[number % len(clip_frames)]
-        body = slice(0, image.shape[0] - 16)  # leave out the frame-number strip
-        diff = np.abs(image[body].astype(np.int16) - expected[body].astype(np.int16)).mean()
+        number, diff = expert_picture_diff(expert, clip_frames)
         assert diff < MAX_MEAN_ABS_DIFF, f"expert picture differs from clip frame {number}: {diff:.1f}"
 
         # Forwarded, not re-encoded: the server's video sender to the expert never built an encoder.
-        expert_leg = media.legs["expert"]
-        assert expert_leg is not None
-        video_sender = next(t.sender for t in expert_leg.pc.getTransceivers() if t.kind == "video")
-        encoder = video_sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+        encoder = sender_encoder(media, "expert", "video")
         assert type(encoder).__name__ == "Vp8Encoder"
         assert encoder.codec is None, "the server re-encoded the customer's video"
         assert media.packets_forwarded > 30
@@ -70,27 +87,15 @@ async def test_the_benchmark_baseline_reencodes_every_track(clip_frames: list[np
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
     try:
-        await wait_for(lambda: len(expert.received.arrivals) >= 30, 20, "30 numbered frames at the expert")
-        await wait_for(
-            lambda: expert.audio_frames[0] > 20 and customer.audio_frames[0] > 20, 10, "audio both ways"
-        )
-        number = expert.received.last_number
-        image = expert.received.last_image
-        assert number is not None and image is not None
-        expected = clip_frames[number % len(clip_frames)]
-        body = slice(0, image.shape[0] - 16)
-        diff = np.abs(image[body].astype(np.int16) - expected[body].astype(np.int16)).mean()
+        await wait_for_media_both_ways(customer, expert)
+        number, diff = expert_picture_diff(expert, clip_frames)
         assert diff < 2 * MAX_MEAN_ABS_DIFF, f"expert picture differs from clip frame {number}: {diff:.1f}"
 
-        for role, kinds in (("expert", ("video", "audio")), ("customer", ("audio",))):
-            leg = media.legs[role]
-            assert leg is not None
-            for kind in kinds:
-                sender = next(t.sender for t in leg.pc.getTransceivers() if t.kind == kind)
-                encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
-                # A sender that only packs forwarded packets never opens its encoder.
-                used = encoder.codec if kind == "video" else encoder.first_packet_pts
-                assert used is not None, f"the baseline sent the {role}'s {kind} without encoding it"
+        for role, kind in (("expert", "video"), ("expert", "audio"), ("customer", "audio")):
+            encoder = sender_encoder(media, role, kind)
+            # A sender that only packs forwarded packets never opens its encoder.
+            used = encoder.codec if kind == "video" else encoder.first_packet_pts
+            assert used is not None, f"the baseline sent the {role}'s {kind} without encoding it"
     finally:
         await customer.close()
         await expert.close()
