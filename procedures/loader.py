@@ -304,6 +304,12 @@ class ProcedureLibrary:
         self.errors: list[ProcedureLoadError] = errors or []
 
     @classmethod
+    def with_builtin(cls, extra_dirs: Sequence[Path] = ()) -> ProcedureLibrary:
+        """The built-in procedures, then those of ``extra_dirs`` (a site's own, ``--procedures``):
+        how the server and every command load the library."""
+        return cls.load([BUILTIN_LIBRARY, *extra_dirs])
+
+    @classmethod
     def load(cls, dirs: Sequence[Path]) -> ProcedureLibrary:
         """Load each procedure folder (a subfolder with procedure.yaml) of each directory, in order.
 

@@ -1,9 +1,8 @@
 """The application factory: ``create_app(settings)`` builds everything and hands it out.
 
-State lives on ``app.state`` (made here and in the lifespan, closed on shutdown), never in
-module globals: ``app.state.settings``, ``app.state.db`` (:class:`server.db.Database`),
-``app.state.live`` (:class:`server.live.LiveRegistry`, the sessions in progress) and
-``app.state.procedures`` (:class:`procedures.ProcedureLibrary`, loaded once: procedures are files).
+The app's services (settings, database, procedure library, live registry, export jobs) are made
+here, once, and reached by routes through ``server.web.state.services``; the lifespan recovers
+sessions a previous process left unfinished and ends the live ones on shutdown.
 """
 
 from __future__ import annotations
@@ -12,27 +11,24 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
-from procedures import BUILTIN_LIBRARY, ProcedureLibrary
+from procedures import ProcedureLibrary
 
-from . import analytics_api, api, export_api, pages, playback_api, procedures_api, snapshots_api, ws
+from .blocking import run_blocking
 from .config import Settings
-from .db import Database
-from .errors import ApiError, handle_api_error, handle_http_exception
-from .live import LiveRegistry
-from .recovery import recover_unfinished_sessions
+from .live.registry import LiveRegistry
+from .recordings.exports import ExportJobs
+from .recordings.recovery import recover_unfinished_sessions
+from .records.database import Database
+from .web.errors import EXCEPTION_HANDLERS
+from .web.routes import all_routes
+from .web.state import Services
 
 logger = logging.getLogger(__name__)
-
-CLIENT_WEB_DIR = Path(__file__).resolve().parent.parent / "client_web"
 
 
 def secret_key_for(settings: Settings) -> str:
@@ -49,7 +45,7 @@ def secret_key_for(settings: Settings) -> str:
 
 def load_procedures(settings: Settings) -> ProcedureLibrary:
     """The built-in procedures and those of ``settings.procedure_dirs``; what fails is logged, not fatal."""
-    procedures = ProcedureLibrary.load([BUILTIN_LIBRARY, *settings.procedure_dirs])
+    procedures = ProcedureLibrary.with_builtin(settings.procedure_dirs)
     for error in procedures.errors:
         logger.warning("procedure not loaded: %s: %s", error.path, error.message)
     return procedures
@@ -64,31 +60,18 @@ def create_app(
     db = database or Database(settings.database_url)
     if procedures is None:
         procedures = load_procedures(settings)
+    live = LiveRegistry(settings, db, procedures)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        recovered = recover_unfinished_sessions(db, settings.recordings_dir)
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        recovered = await run_blocking(recover_unfinished_sessions, db, settings.recordings_dir)
         for session_id in recovered:
             logger.warning("session %s was cut off by a restart: marked ended, recording partial", session_id)
-        live = LiveRegistry(settings, db, app.state.procedures)
-        app.state.live = live
         try:
             yield
         finally:
             await live.close_all("the server is shutting down")
 
-    routes = [
-        Route("/healthz", api.healthz),
-        *api.routes(),
-        *procedures_api.routes(),
-        *snapshots_api.routes(),
-        *analytics_api.routes(),
-        *export_api.routes(),
-        *playback_api.routes(),
-        *pages.routes(),
-        WebSocketRoute("/ws", ws.signaling_endpoint),
-        Mount("/static", StaticFiles(directory=CLIENT_WEB_DIR), name="static"),
-    ]
     middleware = [
         Middleware(
             SessionMiddleware,
@@ -100,12 +83,10 @@ def create_app(
         )
     ]
     app = Starlette(
-        routes=routes,
+        routes=all_routes(),
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.procedures = procedures
+    app.state.services = Services(settings, db, procedures, live, ExportJobs())
     return app

@@ -1,44 +1,37 @@
-"""API errors as JSON: ``{"error": {"code": ..., "message": ...}}`` with the right status."""
+"""Domain errors: what a caller did wrong, said in words a person can act on.
+
+Records, recordings and live sessions raise these; they never know about HTTP. The web layer
+(``server/web/errors.py``) is the one place that turns them into status codes, and the CLI prints
+their message. ``code`` is the short machine-readable word clients branch on.
+"""
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
+class DomainError(Exception):
+    """Base class: ``message`` says what was wrong and what to do."""
 
-class ApiError(Exception):
-    """An error a user or client caused; ``message`` says what was wrong and what to do."""
+    code = "error"
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+class NotFound(DomainError):
+    """The thing named does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
 
 
-async def handle_api_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message)
+class Conflict(DomainError):
+    """The request is well formed but the thing is in the wrong state for it (a closed case, an
+    ended session, a recording still being written)."""
+
+    code = "conflict"
 
 
-HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "invalid",
-    500: "internal",
-}
+class Invalid(DomainError):
+    """A value that cannot be used; the message names the field."""
 
-
-async def handle_http_exception(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "error"), str(exc.detail))
+    code = "invalid"

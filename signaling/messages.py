@@ -20,7 +20,10 @@ MAX_SDP_CHARS = 60_000
 
 Role = Literal["customer", "expert"]
 PresenceStatus = Literal["joined", "reconnecting", "left"]
-RecordingState = Literal["recording", "complete", "partial", "declined", "none"]
+# A session's recording, as the badge on both pages and the session row say it (the row's
+# ``recording_status``): none yet, being written, finished (complete, or partial when the server
+# stopped mid-session), declined by the customer, or deleted by the retention policy.
+RecordingState = Literal["none", "recording", "complete", "partial", "declined", "purged"]
 
 
 class _Message(BaseModel):

@@ -8,6 +8,7 @@ and the server can pass untrusted input straight in.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,3 +177,23 @@ def annotation_from_dict(data: Any) -> Annotation:
             raise ValueError("label.text: required")
         return Label(_point(data.get("at_ref_px"), "label.at_ref_px"), text)
     raise ValueError(f"annotation.kind: expected rect, circle, arrow, polyline or label, got {kind!r}")
+
+
+def annotation_from_shape(
+    shape: str, points_ref_px: Sequence[Sequence[float]], text: str | None
+) -> Annotation:
+    """The annotation an expert's mark of ``shape`` stands for: arrow [from, to], circle [centre, a
+    point on the rim], rect [its 4 corners on the device], freehand [points], text [anchor]. The one
+    rule for a mark's geometry, live and on replay (``client_web/js/overlay.js`` mirrors it)."""
+    points = [(float(x), float(y)) for x, y in points_ref_px]
+    if shape == "arrow":
+        return Arrow(points[0], points[1])
+    if shape == "circle":
+        return Circle(points[0], max(math.dist(points[0], points[1]), 1.0))
+    if shape == "rect":
+        return Polyline(tuple(points), closed=True)
+    if shape == "freehand":
+        return Polyline(tuple(points))
+    if shape == "text":
+        return Label(points[0], (text or "").strip())
+    raise ValueError(f"unknown mark shape {shape!r}")

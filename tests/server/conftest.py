@@ -1,6 +1,6 @@
 """Shared fixtures: one in-process server per test, and browsers or scripts signed in to it.
 
-``client`` runs the app's lifespan (so ``app.state.live`` exists). The signed-in clients are
+``client`` runs the app's lifespan (so ``app.state.services.live`` exists). The signed-in clients are
 more browsers on that same server: they share ``client``'s event loop, so a test can use an
 expert, a trainer and an anonymous visitor side by side with separate cookies.
 """
@@ -14,15 +14,15 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server import auth
 from server.app import create_app
 from server.config import Settings
+from server.records import accounts as auth
 
 
 def add_user(app: Starlette, username: str, role: str) -> str:
     """Create a staff account directly in the database; returns its password."""
     password = f"{username}-correct-horse"
-    auth.create_user(app.state.db, username, role, password)
+    auth.create_user(app.state.services.db, username, role, password)
     return password
 
 
@@ -51,7 +51,7 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[Starlette]:
     application = create_app(settings)
     yield application
-    application.state.db.close()
+    application.state.services.db.close()
 
 
 @pytest.fixture
@@ -80,6 +80,6 @@ def admin_client(app: Starlette, client: TestClient) -> Iterator[TestClient]:
 def admin_token(app: Starlette) -> str:
     """A bearer API token of an admin named ``root`` (send it as ``Authorization: Bearer ...``)."""
     add_user(app, "root", "admin")
-    user = auth.find_user(app.state.db, "root")
+    user = auth.find_user(app.state.services.db, "root")
     assert user is not None
-    return auth.create_api_token(app.state.db, user, "tests")
+    return auth.create_api_token(app.state.services.db, user, "tests")

@@ -1,0 +1,114 @@
+"""The ``repairsight`` command: run the server, add users, make API tokens, export, purge, vision tools.
+
+Every subcommand works on a fresh data directory (the database is made on first use), so
+``repairsight user add`` or ``token create`` can run before the server has ever started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import DEFAULT_DATA_DIR
+from ..records.vocabulary import STAFF_ROLES
+from . import accounts, records, serve
+from .common import DATA_DIR_ENV, CliError, err
+
+
+def vision(argv: list[str]) -> int:
+    """Hands the rest of the command line to ``vision.cli`` (imported only here: it loads OpenCV)."""
+    try:
+        from vision import cli as vision_cli  # type: ignore[attr-defined, unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("vision", "vision.cli"):
+            raise
+        raise CliError("the vision tools are not installed in this environment") from None
+    result = vision_cli.main(argv)
+    return int(result or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        help=f"where the database and recordings live (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR})",
+    )
+    parser = argparse.ArgumentParser(prog="repairsight", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("serve", parents=[common], help="run the server")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    run.add_argument("--port", type=int, default=8080)
+    tls = run.add_mutually_exclusive_group()
+    tls.add_argument("--tls-cert", help="PEM certificate file (with --tls-key)")
+    tls.add_argument("--self-signed", action="store_true", help="make (or reuse) a self-signed certificate")
+    run.add_argument("--tls-key", help="PEM private key file (with --tls-cert)")
+    run.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN or TURN server, e.g. stun:stun.example.org:3478 (repeatable)",
+    )
+    run.add_argument("--ice-username", help="username for the TURN servers")
+    run.add_argument("--ice-credential", help="credential for the TURN servers")
+    run.add_argument("--public-url", help="base URL for customer links, e.g. behind a proxy")
+    run.add_argument(
+        "--procedures",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of procedure folders to load beside the built-in ones (repeatable; see "
+        "docs/procedures.md)",
+    )
+    run.add_argument(
+        "--media-relay",
+        choices=("forward", "reencode"),
+        default="forward",
+        help="forward: each side gets the other's encoded video and audio as they came (default); "
+        "reencode: decode and re-encode every track, aiortc's plain relay and the media benchmark's "
+        "baseline (about 7x the CPU for video)",
+    )
+
+    user = commands.add_parser("user", help="manage staff accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", parents=[common], help="add a staff account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=STAFF_ROLES)
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (default: generate one)",
+    )
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", parents=[common], help="print a new API token on stdout")
+    create.add_argument("--user", help="the token's owner (default: the first admin)")
+    create.add_argument("--label", default="", help="a note saying what the token is for")
+
+    commands.add_parser("vision", add_help=False, help="vision tools (see 'repairsight vision --help')")
+    records.add_parsers(commands, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if args_list[:1] == ["vision"]:
+            return vision(args_list[1:])
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if args.command == "serve":
+            if args.tls_key and args.self_signed:
+                parser.error("--tls-key goes with --tls-cert, not with --self-signed")
+            return serve.run(args)
+        if args.command == "user":
+            return accounts.user_add(args)
+        if args.command in ("export", "purge"):
+            return records.run(args)
+        return accounts.token_create(args)
+    except CliError as exc:
+        err(f"repairsight: error: {exc}")
+        return 2
+

@@ -1,0 +1,1 @@
+"""Live media: aiortc peer connections, forwarding, decoding for vision and burn-in."""

@@ -1,0 +1,242 @@
+r"""One session's media: the customer's and the expert's peer connections, and what flows between them.
+
+```
+customer pc --video packets--> fan out --> expert pc (forwarded as received, VP8)
+            \                      \--> recorder ("video")
+             \                      (decoded once, on a side thread, into latest_frame, for vision)
+             --audio packets--> fan out --> expert pc, recorder ("customer_audio")
+expert pc ----audio packets--> fan out --> customer pc, recorder ("expert_audio")
+```
+
+Each received frame is fanned out on the event loop, as the receiver reassembles it, to
+bounded queues (see ``forwarding.py``: no thread hop, no unbounded track queue). A keyframe
+request from the expert, or a drop on the way to the expert, goes to the phone as a PLI.
+Each role has at most one peer connection; a newer one replaces it (aiortc cannot restart
+ICE, so reconnecting means a new peer connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import av
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from vision.pipeline import ARState
+
+from ...blocking import run_blocking
+from ...config import IceServerConfig
+from ...recordings.recorder import Recorder, TrackName
+from .burn_in import BurnInSource
+from .forwarding import (
+    ExpertVideoTrack,
+    KeyframeRequester,
+    Media,
+    PacketTrack,
+    forward_receiver,
+    redirect_keyframe_requests,
+)
+from .peers import add_remote_candidate, new_peer_connection, prefer_vp8, with_start_bitrate
+from .vision_frames import LatestFrame, VisionDecoder
+
+logger = logging.getLogger(__name__)
+
+Role = str  # "customer" | "expert"
+MAX_EARLY_CANDIDATES = 64
+
+
+@dataclass
+class Leg:
+    """One participant's current peer connection."""
+
+    role: Role
+    connection_id: str
+    pc: RTCPeerConnection
+    outgoing: dict[str, PacketTrack] = field(default_factory=dict)
+    receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    answered: bool = False
+    early_candidates: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+
+
+class SessionMedia:
+    """Owns the peer connections of one session; ``recorder`` is set once the customer consents."""
+
+    def __init__(
+        self,
+        session_id: str,
+        ice_servers: tuple[IceServerConfig, ...],
+        on_connection_state: Callable[[Role, str, str], None] | None = None,
+        reencode: bool = False,
+        on_datachannel: Callable[[Role, RTCDataChannel], None] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.ice_servers = ice_servers
+        self.latest_frame = LatestFrame()
+        self.vision_decoder = VisionDecoder(self.latest_frame, on_gap=self.request_keyframe)
+        self.recorder: Recorder | None = None
+        self.legs: dict[Role, Leg | None] = {"customer": None, "expert": None}
+        self._on_connection_state = on_connection_state
+        self._on_datachannel = on_datachannel
+        self._burn_in_state: Callable[[], ARState | None] | None = None
+        self._keyframes: KeyframeRequester | None = None
+        self.packets_forwarded = 0
+        # The benchmark's baseline, aiortc's plain relay: every received track is decoded and
+        # encoded again for the other side (and, having no encoded packets, nothing is recorded).
+        self.reencode = reencode
+
+    # --- signaling -----------------------------------------------------------------------
+
+    async def accept_offer(self, role: Role, connection_id: str, sdp: str) -> str:
+        """Answer a participant's offer with a new peer connection (replacing its old one)."""
+        await self.close_leg(role)
+        pc = new_peer_connection(self.ice_servers)
+        leg = Leg(role, connection_id, pc)
+        self.legs[role] = leg
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            kind = track.kind
+            if self.reencode:
+                leg.pumps.append(asyncio.ensure_future(self._pump_decoded(leg, track)))
+                return
+            receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            vision = self.vision_decoder if role == "customer" and kind == "video" else None
+            forward_receiver(receiver, lambda packet: self._fan_out(role, kind, packet), vision)
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            if self._on_datachannel is not None:
+                self._on_datachannel(role, channel)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if self._on_connection_state is not None and self.legs.get(role) is leg:
+                self._on_connection_state(role, connection_id, pc.connectionState)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:
+            await self.close_leg(role)
+            raise ValueError(f"the offer could not be used: {exc}") from exc
+        for transceiver in pc.getTransceivers():
+            prefer_vp8(transceiver)
+            leg.receivers[transceiver.kind] = transceiver.receiver
+            if transceiver.kind == "audio":
+                leg.outgoing["audio"] = PacketTrack("audio")
+                pc.addTrack(leg.outgoing["audio"])
+            elif transceiver.kind == "video" and role == "expert":
+                sender = pc.addTrack(self._expert_video_track(leg))
+                redirect_keyframe_requests(sender, self.request_keyframe)
+        if role == "customer" and "video" in leg.receivers:
+            self._keyframes = KeyframeRequester(leg.receivers["video"])
+        await pc.setLocalDescription(await pc.createAnswer())
+        leg.answered = True
+        for candidate in leg.early_candidates:
+            await add_remote_candidate(pc, *candidate)
+        leg.early_candidates.clear()
+        if role == "expert":
+            self.request_keyframe()  # a late joiner needs a keyframe to start decoding
+        answer = pc.localDescription.sdp
+        return with_start_bitrate(answer) if role == "customer" else answer
+
+    async def add_candidate(self, role: Role, candidate: str, sdp_mid: str | None, index: int | None) -> None:
+        leg = self.legs[role]
+        if leg is None:
+            return
+        if not leg.answered:
+            if len(leg.early_candidates) < MAX_EARLY_CANDIDATES:
+                leg.early_candidates.append((candidate, sdp_mid, index))
+            return
+        await add_remote_candidate(leg.pc, candidate, sdp_mid, index)
+
+    # --- media ---------------------------------------------------------------------------
+
+    def request_keyframe(self) -> None:
+        """Ask the phone for a keyframe (the expert joined or lost data, or recording starts)."""
+        if self._keyframes is not None:
+            self._keyframes.request()
+
+    def _expert_video_track(self, leg: Leg) -> ExpertVideoTrack:
+        video = ExpertVideoTrack(on_drop=self.request_keyframe)
+        if self._burn_in_state is not None:
+            video.set_burn_in(BurnInSource(self.latest_frame, self._burn_in_state))
+        leg.outgoing["video"] = video
+        return video
+
+    async def set_burn_in(self, enabled: bool, state: Callable[[], ARState | None]) -> None:
+        """Switch the expert's video between forwarding and server-side burn-in."""
+        self._burn_in_state = state if enabled else None
+        leg = self.legs["expert"]
+        video = leg.outgoing.get("video") if leg is not None else None
+        if isinstance(video, ExpertVideoTrack):
+            video.set_burn_in(BurnInSource(self.latest_frame, state) if enabled else None)
+            self.request_keyframe()  # forwarding resumes on a keyframe from the phone
+
+    def decode_for_vision(self, enabled: bool) -> None:
+        """Start (at the next keyframe, asked for now) or stop decoding pictures into ``latest_frame``."""
+        if enabled and not self.vision_decoder.wanted.is_set():
+            self.vision_decoder.wanted.set()
+            self.request_keyframe()
+        elif not enabled:
+            self.vision_decoder.wanted.clear()
+
+    def start_recording(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.request_keyframe()
+
+    async def _pump_decoded(self, leg: Leg, track: MediaStreamTrack) -> None:
+        """The baseline's path: always drain a decoded remote track, fanning frames out."""
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if isinstance(frame, av.VideoFrame):
+                self.latest_frame.put(frame, int(frame.time * 1000) if frame.time is not None else 0)
+            if isinstance(frame, av.VideoFrame | av.AudioFrame):
+                self._fan_out(leg.role, track.kind, frame)
+
+    def _fan_out(self, role: Role, kind: str, packet: Media) -> None:
+        track_name: TrackName
+        if role == "customer":
+            track_name = "video" if kind == "video" else "customer_audio"
+            target = self.legs["expert"]
+        else:
+            if kind != "audio":
+                return
+            track_name = "expert_audio"
+            target = self.legs["customer"]
+        if self.recorder is not None and isinstance(packet, av.Packet):
+            self.recorder.write(track_name, packet)
+        if target is not None and kind in target.outgoing:
+            target.outgoing[kind].push(packet)
+            self.packets_forwarded += 1
+
+    # --- teardown ------------------------------------------------------------------------
+
+    async def close_leg(self, role: Role, connection_id: str | None = None) -> None:
+        """Close a participant's peer connection (only if it is still ``connection_id``'s)."""
+        leg = self.legs[role]
+        if leg is None or (connection_id is not None and leg.connection_id != connection_id):
+            return
+        self.legs[role] = None
+        if role == "customer":
+            self._keyframes = None
+        for track in leg.outgoing.values():
+            track.stop()
+        await leg.pc.close()
+        for pump in leg.pumps:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def close(self) -> None:
+        for role in ("customer", "expert"):
+            await self.close_leg(role)
+        await run_blocking(self.vision_decoder.stop)

@@ -1,0 +1,282 @@
+"""A session in progress: the shell around ``signaling.SessionMachine`` that does the I/O.
+
+A :class:`LiveSession` exists while anyone is connected to a session. It carries out what the
+state machine decides (send, close), owns the session's media (:class:`SessionMedia`), its
+recording and event log, and keeps the session's database row up to date (through
+``server/records/sessions.py``). The :class:`~server.live.registry.LiveRegistry` finds or opens them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from signaling import (
+    Annotate,
+    AnnotationAdded,
+    Answer,
+    BurnInState,
+    ChatMessage,
+    ChatSend,
+    ClientMessage,
+    EndSession,
+    IceCandidate,
+    IceServer,
+    Join,
+    Joined,
+    Offer,
+    Ping,
+    PointerMove,
+    Pong,
+    ProtocolError,
+    RecordingStatus,
+    RemoveAnnotation,
+    ServerMessage,
+    SetBurnIn,
+    SetProcedure,
+    StepCommand,
+    TakeSnapshot,
+)
+from signaling.messages import RecordingState
+from signaling.state import Action, Close, Role, Send, SessionMachine
+
+from ..blocking import run_blocking
+from ..clock import utc_timestamp
+from ..recordings.eventlog import EventLog
+from ..recordings.files import recording_files
+from ..recordings.recorder import Recorder
+from ..records.cases import set_case_procedure
+from ..records.database import Database
+from ..records.models import RepairSession
+from ..records.sessions import RecordingSummary, mark_ended, mark_live
+from ..records.tokens import new_id
+from .ar import ARSession
+from .media.hub import SessionMedia
+
+if TYPE_CHECKING:
+    from .registry import LiveRegistry
+
+logger = logging.getLogger(__name__)
+
+CLEAN_CLOSE_CODES = (1000, 1001)  # the page was closed or navigated away: left, not reconnecting
+
+
+class Connection(Protocol):
+    """One participant's socket, as the WebSocket endpoint provides it."""
+
+    id: str
+
+    async def send(self, message: ServerMessage) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class LiveSession:
+    def __init__(self, registry: LiveRegistry, row: RepairSession) -> None:
+        self.registry = registry
+        self.session_id = row.id
+        self.machine = SessionMachine(row.id)
+        self.media = SessionMedia(
+            row.id,
+            registry.settings.ice_servers,
+            on_connection_state=self._on_media_state,
+            reencode=registry.settings.media_relay == "reencode",
+            on_datachannel=lambda role, channel: self.ar.add_channel(role, channel),
+        )
+        self.files = recording_files(registry.settings.recordings_dir, row.id)
+        self.recorder: Recorder | None = None
+        self.consent = row.consent
+        self.events = EventLog(self.files.events, clock_ms=self._recording_ms)
+        self.ar = ARSession(row.id, self.media, self.events, self.files, registry.procedures, self.broadcast)
+        self.case_id = row.case_id
+        self.connections: dict[str, Connection] = {}
+        self._grace: dict[str, asyncio.TimerHandle] = {}
+        self._idle: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def db(self) -> Database:
+        return self.registry.db
+
+    def _recording_ms(self) -> int | None:
+        return self.recorder.elapsed_ms() if self.recorder is not None else None
+
+    # --- participants --------------------------------------------------------------------
+
+    async def join(self, conn: Connection, message: Join, username: str | None) -> None:
+        async with self._lock:
+            actions = self.machine.join(message.role, conn.id)
+            self.connections[conn.id] = conn
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            first_consent = message.role == "customer" and await self._customer_joined(message.consent)
+            self.events.join(message.role, username)
+            settings = self.registry.settings
+            await conn.send(
+                Joined(
+                    session_id=self.session_id,
+                    role=message.role,
+                    ice_servers=[
+                        IceServer(urls=[s.url], username=s.username, credential=s.credential)
+                        for s in settings.ice_servers
+                    ],
+                    recording=self.recorder is not None,
+                    peers=self.machine.peers_seen_by(message.role),
+                )
+            )
+            status = RecordingStatus(status=self.recording_status())
+            if first_consent:
+                await self._carry_out(self.machine.broadcast(status))
+            else:
+                await conn.send(status)
+            await conn.send(self.ar.procedure_state())
+            for kept, _anchored in self.ar.marks.values():
+                await conn.send(AnnotationAdded(annotation=kept))
+            await self._carry_out(actions)
+
+    async def _customer_joined(self, consent: bool) -> bool:
+        """The first customer join decides the consent, and recording starts at that moment.
+
+        Returns whether this join was that first one."""
+        first = self.consent is None
+        if first:
+            self.consent = consent
+            if consent:
+                self.recorder = Recorder(self.files.media)
+                self.media.start_recording(self.recorder)
+                self.events.recording_started()
+            self.events.consent(consent)
+        await run_blocking(mark_live, self.db, self.session_id, consent if first else None)
+        return first
+
+    def recording_status(self) -> RecordingState:
+        if self.consent is False:
+            return "declined"
+        return "recording" if self.recorder is not None else "none"
+
+    async def handle(self, conn: Connection, message: ClientMessage) -> None:
+        role = self.machine.check_allowed(conn.id, message)
+        if isinstance(message, Offer):
+            try:
+                answer = await self.media.accept_offer(role, conn.id, message.sdp)
+            except ValueError as exc:
+                raise ProtocolError("bad_offer", str(exc)) from None
+            await conn.send(Answer(sdp=answer))
+        elif isinstance(message, IceCandidate):
+            try:
+                await self.media.add_candidate(role, message.candidate, message.sdpMid, message.sdpMLineIndex)
+            except (ValueError, IndexError) as exc:
+                raise ProtocolError("bad_candidate", f"the ICE candidate could not be used: {exc}") from None
+        elif isinstance(message, ChatSend):
+            chat = ChatMessage(
+                id=new_id(),
+                from_role=role,
+                text=message.text,
+                sent_at=utc_timestamp("seconds"),
+            )
+            self.events.chat(chat.id, role, chat.text)
+            await self._carry_out(self.machine.broadcast(chat))
+        elif isinstance(message, EndSession):
+            await self.end("the expert ended the session")
+        elif isinstance(message, Ping):
+            await conn.send(Pong())
+        elif isinstance(message, SetProcedure):
+            await self.ar.set_procedure(message.procedure_id, by="expert")
+            await run_blocking(set_case_procedure, self.db, self.case_id, message.procedure_id)
+        elif isinstance(message, StepCommand):
+            await self.ar.step_command(message.action, message.step_id)
+        elif isinstance(message, Annotate):
+            await self.ar.annotate(message)
+        elif isinstance(message, RemoveAnnotation):
+            await self.ar.remove_annotation(message.id)
+        elif isinstance(message, PointerMove):
+            await self.ar.pointer(message)
+        elif isinstance(message, TakeSnapshot):
+            if self.consent is not True:
+                raise ProtocolError("no_consent", "the customer has not agreed to recording, so no snapshots")
+            await conn.send(await self.ar.snapshot())
+        elif isinstance(message, SetBurnIn):
+            await self.ar.set_burn_in(message.enabled)
+            await conn.send(BurnInState(enabled=message.enabled))
+
+    async def broadcast(self, message: ServerMessage, role: str | None) -> None:
+        """Send to one role's socket, or to both (``role`` None)."""
+        for target in ("customer", "expert"):
+            conn_id = self.machine.connections[target]  # type: ignore[index]
+            if conn_id is not None and role in (None, target) and conn_id in self.connections:
+                await self.connections[conn_id].send(message)
+
+    async def disconnected(self, conn: Connection, close_code: int | None) -> None:
+        """A socket closed. A clean close means the participant left; otherwise they may come back."""
+        self.connections.pop(conn.id, None)
+        for media_role in ("customer", "expert"):
+            await self.media.close_leg(media_role, conn.id)  # also a replaced socket's leg
+        role = self.machine.role_of(conn.id)
+        if role is None:
+            return
+        if close_code in CLEAN_CLOSE_CODES:
+            await self._leave(role, conn.id)
+            return
+        self.events.reconnecting(role)
+        await self._carry_out(self.machine.media_lost(role, conn.id))
+        loop = asyncio.get_running_loop()
+        self._grace[conn.id] = loop.call_later(
+            self.registry.settings.reconnect_grace_s,
+            lambda: asyncio.ensure_future(self._leave(role, conn.id)),
+        )
+
+    async def _leave(self, role: Role, connection_id: str) -> None:
+        handle = self._grace.pop(connection_id, None)
+        if handle is not None:
+            handle.cancel()
+        actions = self.machine.leave(role, connection_id)
+        if actions or self.machine.connections[role] is None:
+            self.events.leave(role)
+        await self._carry_out(actions)
+        if all(c is None for c in self.machine.connections.values()) and self.machine.phase != "ended":
+            # Nobody is left: keep the session open for a while (a reload must not cut the
+            # recording in two), then end it so the recording is finalised.
+            self._idle = asyncio.get_running_loop().call_later(
+                self.registry.settings.idle_end_s, lambda: asyncio.ensure_future(self.end("everyone left"))
+            )
+
+    def _on_media_state(self, role: str, connection_id: str, state: str) -> None:
+        if state == "failed":
+            asyncio.ensure_future(self._carry_out(self.machine.media_lost(role, connection_id)))  # type: ignore[arg-type]
+
+    # --- the end -------------------------------------------------------------------------
+
+    async def end(self, reason: str) -> None:
+        async with self._lock:
+            if self.machine.phase == "ended":
+                return
+            actions = self.machine.end(reason)
+            self.events.session_ended(reason)
+            for handle in [*self._grace.values(), *([self._idle] if self._idle else [])]:
+                handle.cancel()
+            self._grace.clear()
+            await self.ar.close()
+            await self.media.close()
+            recording = None
+            if self.recorder is not None:
+                duration = await run_blocking(self.recorder.close)
+                recording = RecordingSummary(self.files.media.exists(), duration)
+            self.events.close()
+            await run_blocking(mark_ended, self.db, self.session_id, reason, recording)
+            self.registry.forget(self)
+            # Told last, so whoever hears "ended" finds the recording finalised.
+            await self._carry_out(actions)
+            logger.info("session %s ended (%s); recording %s", self.session_id, reason, recording)
+
+    async def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            conn = self.connections.get(action.connection_id)
+            if conn is None:
+                continue
+            if isinstance(action, Send):
+                await conn.send(action.message)
+            elif isinstance(action, Close):
+                self.connections.pop(action.connection_id, None)
+                await conn.close(action.code, action.reason)

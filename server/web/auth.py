@@ -1,0 +1,64 @@
+"""Who is calling a route or the WebSocket: a bearer token first (scripts), else the signed-in cookie.
+
+A customer link token is answered with 403 on staff routes ("you are known, and not allowed
+here") rather than 401, so a script that mixes up tokens gets an error that says which token it
+sent. These read the database: call them through ``run_blocking`` from async code.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+from ..records.accounts import Principal, principal_for_token, principal_for_user_id
+from .errors import ApiError
+from .state import services
+
+# Who may change cases and run sessions (trainers read).
+EDITORS = ("expert", "admin")
+
+
+def resolve_principal(conn: HTTPConnection) -> Principal | None:
+    """The caller of a request or WebSocket: bearer token first (scripts), else the signed-in cookie.
+
+    A malformed ``Authorization`` header is an error rather than "not signed in", so a script
+    with a typo hears about it instead of silently falling back to a browser cookie.
+    """
+    db = services(conn).db
+    header = conn.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "send the API token as 'Authorization: Bearer <token>'")
+        principal = principal_for_token(db, token)
+        if principal is None:
+            raise ApiError(
+                401, "unauthorized", "unknown API token; create one with 'repairsight token create'"
+            )
+        return principal
+    user_id = conn.session.get("user_id") if "session" in conn.scope else None
+    if not isinstance(user_id, str):
+        return None
+    return principal_for_user_id(db, user_id)
+
+
+def require_staff(conn: HTTPConnection) -> Principal:
+    """The signed-in staff user; 401 when nobody is signed in, 403 for a customer link token."""
+    principal = resolve_principal(conn)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "sign in first, or send 'Authorization: Bearer <API token>'")
+    if not principal.is_staff:
+        raise ApiError(403, "forbidden", "a customer link cannot be used here; use a staff API token")
+    return principal
+
+
+def require_role(conn: HTTPConnection, *roles: str) -> Principal:
+    """Like ``require_staff``, and the user must have one of ``roles`` (403 otherwise)."""
+    principal = require_staff(conn)
+    if principal.role not in roles:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"this needs the role {' or '.join(roles)}; you are signed in as {principal.role}",
+        )
+    return principal

@@ -1,0 +1,63 @@
+"""Exports as downloads: ``GET /api/sessions/{id}/export.mp4[?burn_in=1]`` and
+``GET /api/sessions/{id}/export.vtt`` (the step chapters). The work is ``server/recordings/exports.py``'s."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from ..blocking import run_blocking
+from ..errors import Conflict
+from ..recordings.export import ExportError
+from ..recordings.exports import (
+    ExportSource,
+    cached_export,
+    chapters_text,
+    check_exportable,
+    export_source,
+    make_cached_export,
+)
+from .auth import require_staff
+from .presenters import slug
+from .state import services
+
+FALSE_WORDS = ("", "0", "false", "no")
+
+
+async def _checked_source(request: Request) -> ExportSource:
+    await run_blocking(require_staff, request)
+    found = services(request)
+    source = await run_blocking(
+        export_source, found.db, found.settings.recordings_dir, request.path_params["session_id"]
+    )
+    check_exportable(source)
+    return source
+
+
+async def export_mp4(request: Request) -> Response:
+    source = await _checked_source(request)
+    burn_in = request.query_params.get("burn_in", "0") not in FALSE_WORDS
+    found = services(request)
+    try:
+        path = await found.exports.run(
+            cached_export(source, burn_in), lambda: make_cached_export(source, found.procedures, burn_in)
+        )
+    except ExportError as exc:
+        raise Conflict(f"this recording cannot be exported: {exc}") from None
+    suffix = "-overlay" if burn_in else ""
+    filename = f"repairsight-{slug(source.case_title)}-{source.session_id}{suffix}.mp4"
+    return FileResponse(path, media_type="video/mp4", filename=filename)
+
+
+async def export_vtt(request: Request) -> Response:
+    source = await _checked_source(request)
+    text = await run_blocking(chapters_text, source, services(request).procedures)
+    return Response(text, media_type="text/vtt; charset=utf-8")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/sessions/{session_id}/export.mp4", export_mp4, methods=["GET"]),
+        Route("/api/sessions/{session_id}/export.vtt", export_vtt, methods=["GET"]),
+    ]

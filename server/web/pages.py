@@ -1,0 +1,169 @@
+"""The HTML pages: static files from ``client_web/`` behind sign-in, and the customer's link check.
+
+The staff pages are served as they are; their scripts read ids from ``location.pathname`` and
+data from ``/api/...``. A customer link is checked here, before any page script runs: a link
+that is unknown, expired or for an ended session gets a plain error page with no script at all,
+so the phone never asks for the camera for a call that cannot happen.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..blocking import run_blocking
+from ..records.accounts import Principal, principal_for_user_id
+from ..records.links import LinkProblem, check_link
+from .state import services
+
+# The pages and their scripts, served as they are (no build step).
+CLIENT_WEB_DIR = Path(__file__).resolve().parent.parent.parent / "client_web"
+
+# Hosts as browsers send them: names, IPv4, [IPv6], an optional port. Anything else is left
+# out of the CSP rather than echoed into a header.
+_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def content_security_policy(host: str | None) -> str:
+    """Scripts and styles from this site only (inline styles allowed), camera and remote video from
+    ``blob:``/``mediastream:``, and WebSocket to this host. ``connect-src 'self'`` alone does not
+    cover ``ws:``/``wss:`` in older Safari, so the host is named explicitly when it looks sane."""
+    connect = "'self'"
+    if host and _HOST_RE.match(host):
+        connect += f" wss://{host} ws://{host}"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob: mediastream:",
+            f"connect-src {connect}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+def security_headers(request: Request) -> dict[str, str]:
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": content_security_policy(request.headers.get("host")),
+        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+        # Pages show live state and the join page carries a secret in its URL: never cache them.
+        "Cache-Control": "no-store",
+    }
+
+
+def message_page(request: Request, status: int, title: str, text: str) -> HTMLResponse:
+    """A self-contained page with no script, so it never triggers a camera or microphone prompt."""
+    body = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} - RepairSight</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0; padding: 2rem 1.25rem; color: #1d2430; }}
+main {{ max-width: 32rem; margin: 0 auto; }}
+h1 {{ font-size: 1.5rem; }}
+p {{ font-size: 1.1rem; line-height: 1.5; }}
+</style>
+</head>
+<body>
+<main>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(text)}</p>
+</main>
+</body>
+</html>
+"""
+    return HTMLResponse(body, status_code=status, headers=security_headers(request))
+
+
+def static_page(request: Request, name: str) -> Response:
+    path = CLIENT_WEB_DIR / name
+    try:
+        content = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return message_page(
+            request,
+            500,
+            "Page missing",
+            f"This server has no client_web/{name}. Reinstall RepairSight or check the installation.",
+        )
+    return HTMLResponse(content, headers=security_headers(request))
+
+
+def signed_in(request: Request) -> Principal | None:
+    """The staff user of the cookie. Pages ignore bearer tokens: browsers do not send them."""
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, str):
+        return None
+    return principal_for_user_id(services(request).db, user_id)
+
+
+def to_sign_in(request: Request) -> RedirectResponse:
+    target = request.url.path
+    return RedirectResponse(f"/?next={quote(target, safe='/')}", status_code=303)
+
+
+async def home(request: Request) -> Response:
+    principal = await run_blocking(signed_in, request)
+    return static_page(request, "home.html" if principal else "login.html")
+
+
+def staff_page(filename: str) -> Callable[[Request], Awaitable[Response]]:
+    """A page for signed-in staff; a signed-out visitor is sent to sign in, then back."""
+
+    async def page(request: Request) -> Response:
+        if await run_blocking(signed_in, request) is None:
+            return to_sign_in(request)
+        return static_page(request, filename)
+
+    return page
+
+
+LINK_PROBLEM_PAGES: dict[LinkProblem, tuple[int, str, str]] = {
+    "unknown": (
+        404,
+        "This link is not valid",
+        "Check that you opened the whole link. If it still does not work, ask the expert for a new link.",
+    ),
+    "expired": (410, "This link has expired", "Links work for a limited time. Ask the expert for a new one."),
+    "ended": (
+        410,
+        "This session has ended",
+        "This repair session is over. If you still need help, ask the expert for a new link.",
+    ),
+}
+
+
+async def join_page(request: Request) -> Response:
+    check = await run_blocking(check_link, services(request).db, request.path_params["token"])
+    if check.problem is not None:
+        return message_page(request, *LINK_PROBLEM_PAGES[check.problem])
+    return static_page(request, "customer.html")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/cases/{case_id}", staff_page("case.html"), methods=["GET"]),
+        Route("/console/{session_id}", staff_page("console.html"), methods=["GET"]),
+        Route("/dashboard", staff_page("dashboard.html"), methods=["GET"]),
+        Route("/playback/{session_id}", staff_page("playback.html"), methods=["GET"]),
+        Route("/library", staff_page("library.html"), methods=["GET"]),
+        Route("/join/{token}", join_page, methods=["GET"]),
+    ]

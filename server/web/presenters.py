@@ -1,0 +1,95 @@
+"""How records look as JSON (``docs/api-contract.md``): cases, sessions, recordings, snapshots.
+
+One place, so every route that shows a session shows the same thing. Links are built on the
+configured public URL when there is one, else on the request's own base URL.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+from ..clock import iso
+from ..recordings.files import recording_files
+from ..recordings.snapshots import Snapshot
+from ..records.models import Case, RepairSession
+from .state import services
+
+
+def slug(text: str, max_chars: int = 60) -> str:
+    """``"Pump P-3 won't start!"`` -> ``"pump-p-3-won-t-start"``; ASCII only, so any browser keeps it."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-") or "case"
+
+
+def base_url(request: Request) -> str:
+    public_url = services(request).settings.public_url
+    if public_url:
+        return public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def customer_url(request: Request, row: RepairSession) -> str:
+    return f"{base_url(request)}/join/{row.join_token}"
+
+
+def recording_json(request: Request, row: RepairSession) -> dict[str, Any]:
+    files = recording_files(services(request).settings.recordings_dir, row.id)
+    return {
+        "status": row.recording_status,
+        "duration_s": row.recording_duration_s,
+        "media_url": f"/api/sessions/{row.id}/recording/media" if files.media.is_file() else None,
+        "events_url": f"/api/sessions/{row.id}/recording/events" if files.events.is_file() else None,
+    }
+
+
+def session_json(request: Request, row: RepairSession) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "case_id": row.case_id,
+        "state": row.state,
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "ended_at": iso(row.ended_at),
+        "expires_at": iso(row.token_expires_at),
+        "end_reason": row.end_reason,
+        "customer_url": customer_url(request, row),
+        "console_url": f"{base_url(request)}/console/{row.id}",
+        "qr_url": f"/api/sessions/{row.id}/qr.svg",
+        "consent": row.consent,
+        "participants": services(request).live.presence(row.id),
+        "recording": recording_json(request, row),
+    }
+
+
+def case_json(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "title": case.title,
+        "customer_name": case.customer_name,
+        "customer_contact": case.customer_contact,
+        "device_model": case.device_model,
+        "notes": case.notes,
+        "status": case.status,
+        "outcome": case.outcome,
+        "procedure_id": case.procedure_id,
+        "fixed_by_step": case.fixed_by_step,
+        "created_at": iso(case.created_at),
+        "updated_at": iso(case.updated_at),
+    }
+
+
+def case_with_sessions_json(request: Request, case: Case) -> dict[str, Any]:
+    return {**case_json(case), "sessions": [session_json(request, row) for row in case.sessions]}
+
+
+def snapshot_json(session_id: str, snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "url": f"/api/sessions/{session_id}/snapshots/{snapshot.id}.jpg",
+        "t_ms": snapshot.t_ms,
+        "step_id": snapshot.step_id,
+        "device_found": snapshot.device_found,
+        "outline_frame_px": snapshot.outline_frame_px,
+    }

@@ -1,0 +1,42 @@
+"""Every route of the app, in one list (the app factory mounts it)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from . import (
+    analytics_api,
+    cases_api,
+    export_api,
+    login_api,
+    pages,
+    playback_api,
+    procedures_api,
+    sessions_api,
+    snapshots_api,
+    ws,
+)
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def all_routes() -> list[BaseRoute]:
+    return [
+        Route("/healthz", healthz),
+        *login_api.routes(),
+        *cases_api.routes(),
+        *sessions_api.routes(),
+        *procedures_api.routes(),
+        *snapshots_api.routes(),
+        *analytics_api.routes(),
+        *export_api.routes(),
+        *playback_api.routes(),
+        *pages.routes(),
+        WebSocketRoute("/ws", ws.signaling_endpoint),
+        Mount("/static", StaticFiles(directory=pages.CLIENT_WEB_DIR), name="static"),
+    ]

@@ -1,0 +1,30 @@
+"""What the web layer reaches through ``app.state``, typed: one :class:`Services` made by the app
+factory, read with :func:`services` (never ``app.state.<name>`` spelled out in a route)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from procedures import ProcedureLibrary
+
+from ..config import Settings
+from ..live.registry import LiveRegistry
+from ..recordings.exports import ExportJobs
+from ..records.database import Database
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    procedures: ProcedureLibrary
+    live: LiveRegistry
+    exports: ExportJobs
+
+
+def services(conn: HTTPConnection) -> Services:
+    found = conn.app.state.services
+    assert isinstance(found, Services)
+    return found

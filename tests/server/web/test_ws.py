@@ -1,0 +1,225 @@
+"""The /ws signaling endpoint in-process: joining, chat, presence, misuse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from server.app import create_app
+from server.clock import utcnow
+from server.config import Settings
+from server.records.accounts import create_api_token, create_user
+from server.records.models import RepairSession
+from signaling.messages import MAX_MESSAGE_BYTES
+
+
+@dataclass
+class Setup:
+    client: TestClient
+    auth: dict[str, str]
+    case_id: str
+    session_id: str
+    token: str
+
+    def new_session(self) -> tuple[str, str]:
+        made = self.client.post(f"/api/cases/{self.case_id}/sessions", headers=self.auth).json()
+        return made["id"], made["customer_url"].rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test", reconnect_grace_s=0.2))
+    with TestClient(app) as client:
+        expert = create_user(app.state.services.db, "erin", "expert", "correct horse battery")
+        auth = {"Authorization": f"Bearer {create_api_token(app.state.services.db, expert)}"}
+        case = client.post("/api/cases", json={"title": "Printer jams"}, headers=auth).json()
+        made = client.post(f"/api/cases/{case['id']}/sessions", headers=auth).json()
+        yield Setup(client, auth, case["id"], made["id"], made["customer_url"].rsplit("/", 1)[1])
+
+
+def join_customer(setup: Setup, ws, consent: bool = True) -> dict:  # type: ignore[no-untyped-def]
+    ws.send_json({"type": "join", "role": "customer", "token": setup.token, "consent": consent})
+    joined = ws.receive_json()
+    assert joined["type"] == "joined", joined
+    return joined
+
+
+def join_expert(setup: Setup, ws) -> dict:  # type: ignore[no-untyped-def]
+    ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+    joined = ws.receive_json()
+    assert joined["type"] == "joined", joined
+    return joined
+
+
+def receive_until(ws, kind: str) -> dict:  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind!r} message")
+
+
+def test_customer_and_expert_join_see_each_other_and_chat(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        joined = join_customer(setup, customer)
+        assert joined["session_id"] == setup.session_id
+        assert joined["ice_servers"] == []
+        assert receive_until(customer, "recording")["status"] == "recording"
+        with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+            assert join_expert(setup, expert)["peers"] == {"customer": "joined"}
+            assert receive_until(customer, "presence") == {
+                "type": "presence",
+                "role": "expert",
+                "status": "joined",
+            }
+            expert.send_json({"type": "chat", "text": "Hello, can you show me the back?"})
+            line = receive_until(customer, "chat")
+            assert line["from_role"] == "expert" and line["text"] == "Hello, can you show me the back?"
+            assert receive_until(expert, "chat")["id"] == line["id"]  # the echo confirms
+            customer.send_json({"type": "chat", "text": "Sure"})
+            assert receive_until(expert, "chat")["text"] == "Sure"
+            session = setup.client.get(f"/api/sessions/{setup.session_id}", headers=setup.auth).json()
+            assert session["state"] == "live"
+            assert session["participants"] == {"customer": "joined", "expert": "joined"}
+        assert receive_until(customer, "presence") == {"type": "presence", "role": "expert", "status": "left"}
+
+
+def test_malformed_and_unknown_messages_get_an_error_and_the_session_goes_on(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        join_customer(setup, customer)
+        customer.send_text("{not json")
+        assert receive_until(customer, "error")["code"] == "malformed_json"
+        customer.send_json({"type": "teleport"})
+        assert receive_until(customer, "error")["code"] == "unknown_type"
+        customer.send_json({"type": "chat", "text": ""})
+        assert receive_until(customer, "error")["code"] == "invalid_message"
+        customer.send_json({"type": "chat", "text": "still here"})
+        assert receive_until(customer, "chat")["text"] == "still here"
+
+
+def test_an_oversized_message_closes_with_1009_and_the_session_goes_on(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        join_customer(setup, customer)
+        with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+            join_expert(setup, expert)
+            expert.send_text(json.dumps({"type": "chat", "text": "x" * (MAX_MESSAGE_BYTES + 10)}))
+            assert receive_until(expert, "error")["code"] == "too_large"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                expert.receive_json()
+            assert closed.value.code == 1009
+        # The expert's page reconnects; the session and its recording are still there.
+        with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+            join_expert(setup, expert)
+            expert.send_json({"type": "chat", "text": "back again"})
+            assert receive_until(customer, "chat")["text"] == "back again"
+        session = setup.client.get(f"/api/sessions/{setup.session_id}", headers=setup.auth).json()
+        assert session["state"] == "live" and session["recording"]["status"] == "recording"
+
+
+def test_a_second_customer_tab_takes_over_and_the_first_is_told_why(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as first:
+        join_customer(setup, first)
+        with setup.client.websocket_connect("/ws") as second:
+            join_customer(setup, second)
+            replaced = receive_until(first, "replaced")
+            assert "another tab" in replaced["reason"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                first.receive_json()
+            assert closed.value.code == 4001
+            second.send_json({"type": "chat", "text": "newer tab works"})
+            assert receive_until(second, "chat")["text"] == "newer tab works"
+
+
+def test_declined_consent_means_no_recording_and_the_case_says_so(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        joined = join_customer(setup, customer, consent=False)
+        assert joined["recording"] is False
+        assert receive_until(customer, "recording")["status"] == "declined"
+    case = setup.client.get(f"/api/cases/{setup.case_id}", headers=setup.auth).json()
+    session = case["sessions"][0]
+    assert session["consent"] is False
+    assert session["recording"]["status"] == "declined"
+    assert session["recording"]["media_url"] is None
+
+
+def test_customer_cannot_end_the_session(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        join_customer(setup, customer)
+        customer.send_json({"type": "end_session"})
+        assert receive_until(customer, "error")["code"] == "forbidden"
+    session = setup.client.get(f"/api/sessions/{setup.session_id}", headers=setup.auth).json()
+    assert session["state"] == "live"
+
+
+def test_expert_ends_the_session_for_everyone(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        join_customer(setup, customer)
+        with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+            join_expert(setup, expert)
+            expert.send_json({"type": "end_session"})
+            assert receive_until(customer, "session_ended")["reason"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                customer.receive_json()
+            assert closed.value.code == 4002
+    session = setup.client.get(f"/api/sessions/{setup.session_id}", headers=setup.auth).json()
+    assert session["state"] == "ended" and session["ended_at"]
+    # The link is dead now: the socket says so, and so does the page.
+    with setup.client.websocket_connect("/ws") as late:
+        late.send_json({"type": "join", "role": "customer", "token": setup.token, "consent": True})
+        assert receive_until(late, "error")["code"] == "session_ended"
+
+
+def test_bad_tokens_are_refused_with_a_reason(setup: Setup) -> None:
+    other_session, other_token = setup.new_session()
+    with setup.client.app.state.services.db.session() as s:  # type: ignore[attr-defined]
+        row = s.get(RepairSession, other_session)
+        row.token_expires_at = utcnow() - timedelta(minutes=1)
+    cases = [
+        ({"token": "not-a-real-token"}, "bad_token"),
+        ({"token": other_token}, "token_expired"),
+        ({"token": setup.token, "session_id": other_session}, "token_mismatch"),
+        ({}, "bad_token"),
+    ]
+    for fields, code in cases:
+        with setup.client.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "join", "role": "customer", "consent": True, **fields})
+            assert receive_until(ws, "error")["code"] == code, fields
+
+
+def test_messages_before_join_and_unauthenticated_experts_are_refused(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "chat", "text": "hi"})
+        assert receive_until(ws, "error")["code"] == "not_joined"
+        ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+        assert receive_until(ws, "error")["code"] == "unauthorized"
+    with setup.client.websocket_connect("/ws", headers=setup.auth) as ws:
+        ws.send_json({"type": "join", "role": "expert", "session_id": "no-such-session"})
+        assert receive_until(ws, "error")["code"] == "not_found"
+
+
+def test_a_dropped_customer_is_shown_reconnecting_then_left(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+        join_expert(setup, expert)
+        with setup.client.websocket_connect("/ws") as customer:
+            join_customer(setup, customer)
+            assert receive_until(expert, "presence")["status"] == "joined"
+            customer.close(code=1006)
+        assert receive_until(expert, "presence")["status"] == "reconnecting"
+        assert receive_until(expert, "presence")["status"] == "left"  # grace is 0.2 s in this test
+
+
+def test_a_trainer_cannot_join_a_session_as_the_expert(setup: Setup) -> None:
+    app = setup.client.app
+    trainer = create_user(app.state.services.db, "tina", "trainer", "a long trainer password")  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {create_api_token(app.state.services.db, trainer)}"}  # type: ignore[attr-defined]
+    with setup.client.websocket_connect("/ws", headers=headers) as ws:
+        ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+        error = receive_until(ws, "error")
+        assert error["code"] == "forbidden" and "trainer" in error["message"]
