@@ -67,8 +67,18 @@ export const getSession = (id) => api(`/api/sessions/${encodeURIComponent(id)}`)
 /** @param {string} id */
 export const endSessionRest = (id) => api(`/api/sessions/${encodeURIComponent(id)}/end`, { method: 'POST' });
 
+/** @param {string} id the session's player data: chapters, chat, marks, AR track (docs/playback.md) */
+export const getPlayback = (id) => api(`/api/sessions/${encodeURIComponent(id)}/playback`);
+
 /** The repair procedures: [{id, title, ...}] (GET /api/procedures). */
 export const listProcedures = () => api('/api/procedures').then((data) => (data && data.procedures) || []);
+/** @param {string} id one procedure with its steps */
+export const getProcedure = (id) => api(`/api/procedures/${encodeURIComponent(id)}`);
+
+/** @param {URLSearchParams} params from, to (YYYY-MM-DD), procedure: the outcome figures (docs/analytics.md) */
+export const getAnalytics = (params) => api(`/api/analytics?${params}`);
+/** @param {URLSearchParams} params q, procedure, step, outcome, from, to: recordings that match */
+export const searchLibrary = (params) => api(`/api/library${String(params) ? `?${params}` : ''}`);
 
 /**
  * The last path segment after `prefix`, e.g. idFromPath('/cases/') on /cases/abc -> "abc".

@@ -3,7 +3,7 @@
 // state describes (the live one, or the one frozen), converted from the canvas's CSS pixels with
 // the video's displayed box (letterboxing honoured).
 
-import { applyHomography, displayBox, elementToFrame, insideBox, markGeometry } from './overlay.js';
+import { displayBox, elementToFrame, insideBox, projectMark } from './overlay.js';
 import * as msg from './signaling.js';
 
 export const TOOLS = Object.freeze(['arrow', 'circle', 'rect', 'freehand', 'text', 'pointer']);
@@ -146,11 +146,8 @@ export class ArTools {
       // through that frame's homography (reference px -> frame px).
       for (const mark of this.feed.annotations) {
         if (!mark.anchored || frozen.knownIds.has(mark.id) || !Array.isArray(mark.points_ref_px)) continue;
-        const geometry = markGeometry(mark.shape, mark.points_ref_px);
-        if (!geometry) continue;
-        const points = geometry.points.map((p) => applyHomography(frozen.state.homography, p));
-        if (points.some((p) => !p)) continue;
-        extras.marks.push({ kind: geometry.kind, points_frame_px: points, closed: geometry.closed, label: mark.text || null });
+        const shape = projectMark(mark, frozen.state.homography);
+        if (shape) extras.marks.push(shape);
       }
     }
     return extras;

@@ -1,10 +1,10 @@
 // A case: details, notes, outcome, and every session in time order with its recording, steps,
 // snapshots and chat (from GET /api/sessions/{id}/playback), so nobody asks the customer twice.
 
-import { api, getCase, idFromPath, startSession, updateCase } from './api.js';
+import { getCase, getPlayback, getProcedure, idFromPath, startSession, updateCase } from './api.js';
 import { canEdit, loadUser } from './header.js';
 import { renderSessionLink } from './session-link.js';
-import { byId, el, formatDuration, formatTime, sentence } from './ui.js';
+import { byId, el, formatDuration, formatTime, sentence, showMessage } from './ui.js';
 
 /** Outcome codes of the API, in words. */
 const OUTCOMES = {
@@ -28,12 +28,6 @@ let mayEdit = false;
 let procedureSteps = [];
 /** Whether the server's case JSON has `fixed_by_step` (PATCH accepts it). */
 let fixedByStepSupported = false;
-
-function showMessage(id, text) {
-  const node = byId(id);
-  node.textContent = text;
-  node.hidden = !text;
-}
 
 /** @param {boolean|null} consent */
 function consentWords(consent) {
@@ -108,7 +102,7 @@ function renderSession(session, index, record) {
 async function loadRecords(sessions) {
   return Promise.all(sessions.map((session) => (session.state === 'created'
     ? null
-    : api(`/api/sessions/${encodeURIComponent(session.id)}/playback`).catch((error) => error))));
+    : getPlayback(session.id).catch((error) => error))));
 }
 
 /** The steps of the case's procedure in the "which step fixed it" select. */
@@ -119,7 +113,7 @@ async function fillFixedBySteps(item) {
   procedureSteps = [];
   if (item.procedure_id) {
     try {
-      procedureSteps = (await api(`/api/procedures/${encodeURIComponent(item.procedure_id)}`)).steps;
+      procedureSteps = (await getProcedure(item.procedure_id)).steps;
     } catch (error) {
       note.textContent = `The steps of procedure ${item.procedure_id} cannot be listed: ${error.message}`;
       note.hidden = false;

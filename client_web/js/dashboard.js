@@ -2,7 +2,7 @@
 // rates as big numbers and bar charts drawn as inline SVG (no chart library: CSP allows only our
 // own scripts, and these charts are a few rectangles).
 
-import { api } from './api.js';
+import { getAnalytics } from './api.js';
 import { loadUser } from './header.js';
 import { byId, el } from './ui.js';
 
@@ -107,7 +107,7 @@ async function show() {
   const params = new URLSearchParams({ from, to });
   history.replaceState(null, '', `?${params}`);
   try {
-    const data = await api(`/api/analytics?${params}`);
+    const data = await getAnalytics(params);
     byId('procedures').replaceChildren(...data.procedures.map(procedureCard));
     byId('empty').hidden = data.procedures.length > 0;
   } catch (exc) {

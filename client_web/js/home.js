@@ -3,7 +3,7 @@
 import { createCase, listCases, startSession } from './api.js';
 import { canEdit, loadUser } from './header.js';
 import { renderSessionLink } from './session-link.js';
-import { byId, el, formatTime } from './ui.js';
+import { byId, el, formatTime, showMessage } from './ui.js';
 
 const OPTIONAL_FIELDS = ['customer_name', 'customer_contact', 'device_model', 'notes'];
 
@@ -16,12 +16,6 @@ let mayEdit = false;
  * @param {string} id
  * @param {string} text
  */
-function showMessage(id, text) {
-  const node = byId(id);
-  node.textContent = text;
-  node.hidden = !text;
-}
-
 function caseSummary(item) {
   const parts = [item.customer_name, item.device_model, `created ${formatTime(item.created_at)}`];
   if (item.session_count !== undefined) parts.push(`${item.session_count} session${item.session_count === 1 ? '' : 's'}`);

@@ -2,7 +2,7 @@
 // outcome and date (GET /api/library); each result opens the player at the matching moment.
 // The search is kept in the address (?q=...), so a result list can be bookmarked or shared.
 
-import { api, listProcedures } from './api.js';
+import { getProcedure, listProcedures, searchLibrary } from './api.js';
 import { loadUser } from './header.js';
 import { byId, el, formatDuration, formatTime } from './ui.js';
 
@@ -39,7 +39,7 @@ function fillSteps() {
 
 async function loadProcedures() {
   const list = await listProcedures();
-  const details = await Promise.all(list.map((p) => api(`/api/procedures/${encodeURIComponent(p.id)}`).catch(() => null)));
+  const details = await Promise.all(list.map((p) => getProcedure(p.id).catch(() => null)));
   for (const procedure of details) if (procedure) procedures.set(procedure.id, procedure);
   field('procedure').replaceChildren(el('option', { value: '' }, 'Any'),
     ...[...procedures.values()].map((p) => el('option', { value: p.id }, p.title)));
@@ -75,7 +75,7 @@ async function search() {
   status.textContent = 'Searching…';
   byId('page-error').hidden = true;
   try {
-    const data = await api(`/api/library${query ? `?${query}` : ''}`);
+    const data = await searchLibrary(params);
     byId('library-results').replaceChildren(...data.results.map(renderResult));
     status.textContent = data.count ? `${data.count} recording${data.count === 1 ? '' : 's'}` : 'No recordings match.';
   } catch (error) {

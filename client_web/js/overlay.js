@@ -184,6 +184,21 @@ export function markGeometry(shape, points) {
   }
 }
 
+/**
+ * An anchored expert mark (reference px) projected through `h` (reference px -> frame px), shaped
+ * as drawOverlay draws annotations; null when it cannot be drawn there.
+ * @param {{shape: string, points_ref_px: number[][], text?: string|null}} mark
+ * @param {number[][]} h
+ */
+export function projectMark(mark, h) {
+  const geometry = markGeometry(mark.shape, mark.points_ref_px || []);
+  if (!geometry) return null;
+  const points = geometry.points.map((p) => applyHomography(h, p));
+  if (points.some((p) => !p)) return null;
+  const kind = geometry.kind === 'circle' || geometry.kind === 'rect' ? 'polyline' : geometry.kind;
+  return { kind, points_frame_px: points, closed: geometry.closed, label: mark.text || null };
+}
+
 // --- drawing -----------------------------------------------------------------------------
 
 function isPoint(p) {

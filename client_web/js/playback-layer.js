@@ -2,55 +2,22 @@
 //
 // The recording holds the customer's picture only; what was drawn on it is data
 // (GET /api/sessions/{id}/playback, see docs/playback.md). At video time t (ms on the
-// recording's clock, which is also the WebM's clock) we take the newest `ar` summary at or
-// before t, project the current step's marks and the expert's anchored marks through its
-// homography (reference px -> frame px), and hand overlay.js an ar_state-like object to draw.
-// Pure functions apart from drawPlaybackLayer(), so they are easy to check in a browser console.
+// recording's clock, which is also the WebM's clock) outline.js says where the device was (the
+// same rule as an exported MP4's burn-in), and we project the current step's marks and the
+// expert's anchored marks through that homography (reference px -> frame px) and hand overlay.js
+// an ar_state-like object to draw. Pure functions apart from drawPlaybackLayer().
 
-import { applyHomography, drawOverlay, markGeometry } from './overlay.js';
-
-/** An `ar` summary older than this says nothing about where the device is now. */
-export const AR_MAX_AGE_MS = 1000;
+import { applyHomography, drawOverlay, markGeometry, projectMark } from './overlay.js';
+import { lastAtOrBefore, placeAt } from './outline.js';
 
 /** Which parts of the layer are shown: all of it, the step marks, the outline, the expert's marks. */
 export function defaultLayers() {
   return { annotations: true, steps: true, outline: true, marks: true };
 }
 
-/**
- * Index of the last item whose `key(item)` is <= t in a list sorted by that key, or -1.
- * @template T
- * @param {T[]} items
- * @param {number} t
- * @param {(item: T) => number} key
- */
-export function lastAtOrBefore(items, t, key) {
-  let low = 0;
-  let high = items.length - 1;
-  let found = -1;
-  while (low <= high) {
-    const mid = (low + high) >> 1;
-    if (key(items[mid]) <= t) {
-      found = mid;
-      low = mid + 1;
-    } else {
-      high = mid - 1;
-    }
-  }
-  return found;
-}
-
 /** The chapter (step) in force at t ms, or null before the first one. */
 export function chapterIndexAt(chapters, tMs) {
   return lastAtOrBefore(chapters || [], tMs, (c) => c.t_ms);
-}
-
-/** The newest AR summary at or before t ms, if it is recent enough to trust; else null. */
-export function arAt(track, tMs, maxAgeMs = AR_MAX_AGE_MS) {
-  const index = lastAtOrBefore(track || [], tMs, (a) => a.t_ms);
-  if (index < 0) return null;
-  const ar = track[index];
-  return tMs - ar.t_ms <= maxAgeMs ? ar : null;
 }
 
 /** The expert's marks on screen at t ms (added at or before it, not yet removed). */
@@ -109,16 +76,6 @@ export function projectStepAnnotation(annotation, h) {
   return { kind, points_frame_px: projected, closed, label: annotation.label || annotation.text || null };
 }
 
-/** An anchored expert mark (reference px) in frame px, shaped as overlay.js draws annotations. */
-export function projectExpertMark(mark, h) {
-  const geometry = markGeometry(mark.shape, mark.points_ref_px || []);
-  if (!geometry) return null;
-  const projected = projectAll(h, geometry.points);
-  if (!projected) return null;
-  const kind = geometry.kind === 'circle' || geometry.kind === 'rect' ? 'polyline' : geometry.kind;
-  return { kind, points_frame_px: projected, closed: geometry.closed, label: mark.text || null };
-}
-
 /**
  * What to draw at t ms: an ar_state-like object for overlay.drawOverlay and the pinned marks.
  * @param {object} data the playback JSON
@@ -129,17 +86,19 @@ export function projectExpertMark(mark, h) {
 export function layerAt(data, tMs, layers) {
   const chapterIndex = chapterIndexAt(data.chapters, tMs);
   const chapter = chapterIndex >= 0 ? data.chapters[chapterIndex] : null;
-  const ar = arAt(data.ar, tMs);
+  const ar = placeAt(data.ar, tMs);
   const alive = layers.annotations && layers.marks ? marksAt(data.marks, tMs) : [];
   const pinned = alive.filter((m) => !m.anchored && Array.isArray(m.points_frame_fraction));
-  if (!layers.annotations || !ar || !ar.found || !Array.isArray(ar.homography) || !Array.isArray(ar.frame_size)) {
+  if (!layers.annotations || !ar) {
     return { state: null, pinned, stale: true, chapter, ar };
   }
   const h = ar.homography;
   const annotations = [];
   const procedure = chapter && chapter.procedure_id ? (data.procedures || {})[chapter.procedure_id] : null;
-  if (layers.steps && procedure && chapter.step_id) {
-    const step = procedure.steps.find((s) => s.id === chapter.step_id);
+  // The step the summary names wins over the chapter's, as in an export's burn-in.
+  const stepId = ar.step_id || (chapter && chapter.step_id);
+  if (layers.steps && procedure && stepId) {
+    const step = procedure.steps.find((s) => s.id === stepId);
     for (const annotation of (step && step.annotations) || []) {
       const shape = projectStepAnnotation(annotation, h);
       if (shape) annotations.push(shape);
@@ -147,7 +106,7 @@ export function layerAt(data, tMs, layers) {
   }
   for (const mark of alive) {
     if (!mark.anchored) continue;
-    const shape = projectExpertMark(mark, h);
+    const shape = projectMark(mark, h);
     if (shape) annotations.push(shape);
   }
   let outline = null;

@@ -4,7 +4,7 @@
 // Video time (s) = t_ms / 1000: Chromium reports a WebM's own timestamps as currentTime, and the
 // recorder writes ms since the recording started (docs/playback.md).
 
-import { api, idFromPath } from './api.js';
+import { getPlayback, idFromPath } from './api.js';
 import { loadUser } from './header.js';
 import { defaultLayers, drawPlaybackLayer } from './playback-layer.js';
 import { byId, el, formatTime, sentence } from './ui.js';
@@ -272,7 +272,7 @@ async function main() {
   try {
     if (!sessionId) throw new Error('This address names no session. Open a recording from a case or the library.');
     await loadUser();
-    const data = await api(`/api/sessions/${encodeURIComponent(sessionId)}/playback`);
+    const data = await getPlayback(sessionId);
     state.data = data;
     render(data);
     byId('playback-view').hidden = false;

@@ -32,6 +32,17 @@ export function byId(id) {
 }
 
 /**
+ * Show `text` in the message element `id` (hidden when there is nothing to say).
+ * @param {string} id
+ * @param {string} text
+ */
+export function showMessage(id, text) {
+  const node = byId(id);
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+/**
  * A date-time for people, in their locale: "22 Nov 2026, 11:00".
  * @param {string|null|undefined} iso ISO 8601 text
  */

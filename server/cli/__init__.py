@@ -111,4 +111,3 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         err(f"repairsight: error: {exc}")
         return 2
-

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from server.recordings.outline import DeviceTrack
+from server.recordings.timeline import ArSummary
 from tests.e2e.conftest import (
     RunningServer,
     TwoPages,
@@ -55,14 +57,15 @@ SEEK_PAUSED = """(seconds) => new Promise((resolve) => {
 
 
 def ar_at(track: list[dict[str, Any]], t_ms: float) -> dict[str, Any]:
-    """The AR summary the player uses at t: the newest at or before it."""
-    before = [a for a in track if a["t_ms"] <= t_ms]
-    assert before, f"no AR summary before {t_ms} ms"
-    ar = before[-1]
-    assert ar["found"] and ar["homography"] and t_ms - ar["t_ms"] <= 1000, (
-        f"board not located at {t_ms} ms: {ar}"
-    )
-    return ar
+    """Where the player puts the device at t: the rule of ``server/recordings/outline.py``, which the
+    player's ``outline.js`` follows (the newest summary at or before t, interpolated towards the next)."""
+    summaries = [
+        ArSummary(a["t_ms"], a["found"], a["homography"], tuple(a["frame_size"]), a["step_id"])  # type: ignore[arg-type]
+        for a in track
+    ]
+    place = DeviceTrack(summaries).place_at(t_ms)
+    assert place is not None, f"board not located at {t_ms} ms"
+    return {"homography": place.homography.tolist(), "frame_size": list(place.frame_size)}
 
 
 PROCEDURE_STEP = (
