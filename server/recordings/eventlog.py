@@ -40,6 +40,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from ..blocking import run_blocking
 from ..clock import parse_utc, utc_timestamp
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class EventLog:
             self._fsync()
             return
         self._fsync_pending = True
-        loop.call_later(FSYNC_INTERVAL_S, lambda: loop.run_in_executor(None, self._fsync))
+        loop.call_later(FSYNC_INTERVAL_S, lambda: asyncio.ensure_future(run_blocking(self._fsync)))
 
     def _fsync(self) -> None:
         self._fsync_pending = False
