@@ -4,4 +4,6 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# Guarded: media worker processes are spawned, and spawning imports the main module again.
+if __name__ == "__main__":
+    sys.exit(main())

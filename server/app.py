@@ -21,6 +21,7 @@ from procedures import ProcedureLibrary
 from .blocking import run_blocking
 from .config import Settings
 from .live.registry import LiveRegistry
+from .live.workers.pool import MediaWorkers
 from .recordings.exports import ExportJobs
 from .recordings.recovery import recover_unfinished_sessions
 from .records.database import Database
@@ -60,7 +61,7 @@ def create_app(
     db = database or Database(settings.database_url)
     if procedures is None:
         procedures = load_procedures(settings)
-    live = LiveRegistry(settings, db, procedures)
+    live = LiveRegistry(settings, db, procedures, MediaWorkers(settings.media_workers))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

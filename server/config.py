@@ -42,6 +42,8 @@ class Settings:
     public_url: str | None = None
     # Directories of procedure folders loaded beside the built-in procedures/library (--procedures).
     procedure_dirs: tuple[Path, ...] = ()
+    # Media worker processes (decoding for vision, vision, burn-in); None: one per core.
+    media_workers: int | None = None
 
     @property
     def database_path(self) -> Path:

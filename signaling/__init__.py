@@ -37,6 +37,7 @@ from .messages import (
     SnapshotSaved,
     StepCommand,
     TakeSnapshot,
+    VisionStatus,
     parse_client_message,
     serialize,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "SnapshotSaved",
     "StepCommand",
     "TakeSnapshot",
+    "VisionStatus",
     "MAX_MESSAGE_BYTES",
     "Action",
     "Answer",

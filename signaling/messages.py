@@ -327,11 +327,13 @@ class Pointer(_Message):
 
 
 class SnapshotSaved(_Message):
-    """Server, to the expert: a snapshot was saved to the case."""
+    """Server, to the expert: a snapshot was saved to the case (``url``: with the marks as the expert
+    saw them; ``clean_url``: the frame alone)."""
 
     type: Literal["snapshot_saved"] = "snapshot_saved"
     id: str
     url: str
+    clean_url: str
     t_ms: int | None
     device_found: bool
 
@@ -341,6 +343,16 @@ class BurnInState(_Message):
 
     type: Literal["burn_in"] = "burn_in"
     enabled: bool
+
+
+class VisionStatus(_Message):
+    """Server, to the expert, when AR stops or comes back on its own: ``restarting`` (its media worker
+    stopped; AR and burn-in pause, the call goes on), ``running`` (back), ``failed`` (vision gave up
+    on this procedure; picking it again restarts it). ``message`` is for people."""
+
+    type: Literal["vision_status"] = "vision_status"
+    state: Literal["restarting", "running", "failed"]
+    message: str
 
 
 class ArStateUpdate(_Message):
@@ -385,6 +397,7 @@ ServerMessage = (
     | Pointer
     | SnapshotSaved
     | BurnInState
+    | VisionStatus
 )
 
 

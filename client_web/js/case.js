@@ -62,8 +62,12 @@ function renderRecord(session, record) {
   }
   if (record.snapshots.length) {
     box.append(el('div', { className: 'snapshot-strip', 'data-testid': 'session-snapshots' },
-      ...record.snapshots.map((snap) => el('a', { href: snap.url, target: '_blank', 'data-testid': 'snapshot-link' },
-        el('img', { src: snap.url, alt: `Snapshot${snap.t_ms !== null ? ` at ${formatMs(snap.t_ms)}` : ''}`, loading: 'lazy' })))));
+      ...record.snapshots.map((snap) => el('figure', { className: 'snapshot' },
+        el('a', { href: snap.url, target: '_blank', 'data-testid': 'snapshot-link' },
+          el('img', { src: snap.url, alt: `Snapshot${snap.t_ms !== null ? ` at ${formatMs(snap.t_ms)}` : ''}`, loading: 'lazy' })),
+        snap.clean_url !== snap.url
+          ? el('figcaption', {}, el('a', { href: snap.clean_url, target: '_blank', 'data-testid': 'snapshot-clean-link' }, 'without marks'))
+          : null))));
   }
   const chat = record.chat;
   box.append(el('details', { 'data-testid': 'session-chat' },

@@ -96,7 +96,8 @@ export function bindConsoleAr(live, { video, notify }) {
     const when = formatClock(new Date().toISOString());
     byId('snapshot-list').prepend(el('li', { className: 'snapshot-item' },
       el('a', { href: m.url, target: '_blank', rel: 'noopener', 'data-testid': 'snapshot-link' }, `Snapshot ${when}`.trim()),
-      ' ', el('span', { className: 'muted' }, m.device_found ? '(device located)' : '(no device located)')));
+      ' ', el('span', { className: 'muted' }, m.device_found ? '(device located)' : '(no device located)'),
+      ' ', el('a', { href: m.clean_url, target: '_blank', rel: 'noopener', className: 'muted', 'data-testid': 'snapshot-clean-link' }, 'without marks')));
     notify('Snapshot saved to the case.', 'info');
   });
 
@@ -108,6 +109,15 @@ export function bindConsoleAr(live, { video, notify }) {
     }
   });
   live.signaling.on('burn_in', (m) => { burnIn.checked = Boolean(m.enabled); });
+
+  // AR stopping and coming back on its own (its media worker restarted): say so, the call goes on.
+  live.signaling.on('vision_status', (m) => {
+    const line = byId('vision-status');
+    line.textContent = m.state === 'running' ? '' : m.message;
+    line.hidden = m.state === 'running';
+    line.dataset.state = m.state;
+    notify(m.message, m.state === 'running' ? 'info' : 'error');
+  });
 
   // --- procedure and steps ---
 

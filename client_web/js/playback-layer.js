@@ -95,8 +95,9 @@ export function layerAt(data, tMs, layers) {
   const h = ar.homography;
   const annotations = [];
   const procedure = chapter && chapter.procedure_id ? (data.procedures || {})[chapter.procedure_id] : null;
-  // The step the summary names wins over the chapter's, as in an export's burn-in.
-  const stepId = ar.step_id || (chapter && chapter.step_id);
+  // The step is the chapter's (what was shown then), as in an export's burn-in; the summary gives
+  // only where the device was.
+  const stepId = chapter && chapter.step_id;
   if (layers.steps && procedure && stepId) {
     const step = procedure.steps.find((s) => s.id === stepId);
     for (const annotation of (step && step.annotations) || []) {

@@ -22,6 +22,7 @@ export const CLIENT_TYPES = Object.freeze([
 export const SERVER_TYPES = Object.freeze([
   'joined', 'answer', 'presence', 'chat', 'recording', 'replaced', 'session_ended', 'pong', 'error',
   'procedure', 'annotation_added', 'annotation_removed', 'pointer', 'snapshot_saved', 'burn_in',
+  'vision_status',
 ]);
 /** Client -> server types only the expert may send (a customer gets `forbidden`). */
 export const EXPERT_ONLY_TYPES = Object.freeze([

@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/procedures.md)",
     )
     run.add_argument(
+        "--media-workers",
+        type=int,
+        metavar="N",
+        help="processes for decoding, vision and burn-in (default: one per core); a crash in one costs its "
+        "sessions their AR for a moment, never the calls",
+    )
+    run.add_argument(
         "--media-relay",
         choices=("forward", "reencode"),
         default="forward",

@@ -51,6 +51,12 @@ def tls_files(args: argparse.Namespace, data_dir: Path) -> tuple[Path | None, Pa
     return (Path(args.tls_cert) if args.tls_cert else None, Path(args.tls_key) if args.tls_key else None)
 
 
+def media_workers(args: argparse.Namespace) -> int | None:
+    if args.media_workers is not None and not 1 <= args.media_workers <= 64:
+        raise CliError(f"--media-workers {args.media_workers}: give 1 to 64 (or leave it out: one per core)")
+    return args.media_workers
+
+
 def procedure_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
     """``--procedures`` directories; each must exist, so a typo is not a silently empty library."""
     dirs = []
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         public_url=args.public_url.rstrip("/") if args.public_url else None,
         media_relay=args.media_relay,
         procedure_dirs=procedure_dirs(args),
+        media_workers=media_workers(args),
     )
     db = open_database(settings)
     password = ensure_first_admin(db)

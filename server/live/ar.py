@@ -1,9 +1,12 @@
 """A live session's AR: the chosen procedure and its steps, the expert's marks, and vision's results.
 
-The shell around ``signaling.steps.StepMachine`` and ``server.marks``: it starts the vision
-worker when a procedure is chosen, sends every result to both peers over their ``ar`` data
-channels (unordered, no retransmits: the newest wins), advances steps that vision completes,
-and writes every AR event into the session's event log so playback can rebuild it.
+The shell around ``signaling.steps.StepMachine`` and ``live/marks.py``. Vision, burn-in and snapshots
+run in the session's media worker process (``live/workers``), reached through its channel: this
+module tells it what to do (the procedure's options, the step, burn-in), sends every result to both
+peers over their ``ar`` data channels (unordered, no retransmits: the newest wins), advances steps
+that vision completes, and writes every AR event into the session's event log so playback can
+rebuild it. When the worker dies, the expert is told, burn-in falls back to the phone's video, and
+both come back when a new worker has the session.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from signaling.messages import (
     ServerMessage,
     SessionAnnotation,
     SnapshotSaved,
+    VisionStatus,
 )
 from signaling.steps import Mover, StepMachine
 from vision.annotations import Annotation
 from vision.hands import HandsOptions, resolve_model_path
-from vision.pipeline import ARPipeline, ARState
+from vision.pipeline import ARState
 
 from ..blocking import run_blocking
 from ..recordings.eventlog import EventLog
@@ -43,7 +47,8 @@ from ..recordings.snapshots import write_snapshot
 from ..records.tokens import new_id
 from .marks import anchored_mark, check_points, pinned_mark
 from .media.hub import SessionMedia
-from .vision_worker import VisionResult, VisionWorker
+from .workers.messages import BurnedFrame, VisionDone
+from .workers.pool import MediaWorkers, SessionChannel, WorkerUnavailable
 
 if TYPE_CHECKING:
     from procedures import LoadedProcedure, ProcedureLibrary
@@ -53,7 +58,6 @@ logger = logging.getLogger(__name__)
 RECENT_STATES = 300  # about 10 s at 30 fps: how far back a frozen frame's mark can be placed
 MAX_MARKS = 200
 DATA_CHANNEL_BACKLOG_BYTES = 256 * 1024  # above this a peer is not reading: skip, the next update wins
-SNAPSHOT_WAIT_S = 2.0
 AR_LOG_INTERVAL_S = 0.2  # AR summaries in the event log: enough for playback to redraw the overlay
 
 Broadcast = Callable[[ServerMessage, str | None], Awaitable[None]]  # message, role (None: both)
@@ -93,6 +97,8 @@ class ARSession:
         files: RecordingFiles,
         library: ProcedureLibrary,
         broadcast: Broadcast,
+        workers: MediaWorkers,
+        recording_ms_of_frame: Callable[[int], int | None] = lambda _rtp_timestamp: None,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -100,18 +106,21 @@ class ARSession:
         self.files = files
         self.library = library
         self._broadcast = broadcast
+        self._workers = workers
+        # The recording clock's ms of a received video frame, by its RTP timestamp (the recorder's rule).
+        self._recording_ms_of_frame = recording_ms_of_frame
         self.procedure: LoadedProcedure | None = None
         self.steps: StepMachine | None = None
         self.changed_by: Mover | None = None
         self.marks: dict[str, tuple[SessionAnnotation, Annotation | None]] = {}
-        self.worker: VisionWorker | None = None
+        self.channel: SessionChannel | None = None
         self.channels: dict[str, Any] = {}
         self.burn_in = False
-        self.last_result: VisionResult | None = None
+        self.last_state: ARState | None = None
+        self.worker_available = True
         self._recent: deque[tuple[int, FrameGeometry]] = deque(maxlen=RECENT_STATES)
         self._generation = 0
         self._seq = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._ar_pacer = ArSummaryPacer()
 
     # --- procedure and steps -------------------------------------------------------------
@@ -135,7 +144,7 @@ class ARSession:
             self.procedure, self.steps = loaded, StepMachine(tuple(loaded.step_ids()))
         self.changed_by = by
         self.events.procedure_chosen(procedure_id, by)
-        await self._restart_vision()
+        self._restart_vision()
         await self._step_changed(by)
 
     async def step_command(self, action: str, step_id: str | None) -> None:
@@ -163,34 +172,34 @@ class ARSession:
 
     def _apply_step(self) -> None:
         """Tell vision what to project and check: the step's marks, then the expert's anchored ones."""
-        if self.worker is None or self.procedure is None or self.steps is None:
+        if self.channel is None or self.procedure is None or self.steps is None:
             return
         step = self.steps.current
         expert_marks = tuple(a for _, a in self.marks.values() if a is not None)
         annotations = tuple(self.procedure.step_annotations(step)) + expert_marks
-        self._generation = self.worker.set_step(annotations, self.procedure.step_rule(step))
+        self._generation += 1
+        self.channel.set_step(self._generation, annotations, self.procedure.step_rule(step))
 
-    # --- vision --------------------------------------------------------------------------
+    # --- vision (in the media worker) ------------------------------------------------------
 
-    async def _restart_vision(self) -> None:
-        if self.worker is not None:
-            worker, self.worker = self.worker, None
-            await run_blocking(worker.stop)
+    def _worker_channel(self) -> SessionChannel:
+        """The session's channel to its media worker, opened when it first needs one."""
+        if self.channel is None:
+            self.channel = self._workers.channel(self.session_id, self)
+            self.media.frame_sink = self.channel
+            self.media.burn_in_keyframe = self.channel.burn_in_keyframe
+        return self.channel
+
+    def _restart_vision(self) -> None:
         self._recent.clear()
+        self.last_state = None
         if self.procedure is None:
-            self.media.decode_for_vision(self.burn_in)
+            if self.channel is not None:
+                self.channel.set_vision(None)
             return
-        self._loop = asyncio.get_running_loop()
-        procedure = self.procedure
-        self.worker = VisionWorker(
-            self.session_id,
-            lambda: ARPipeline(procedure.pipeline_options(hands=self._hands_available())),
-            self.media.latest_frame,
-            self._publish_from_thread,
-        )
+        channel = self._worker_channel()
+        channel.set_vision(self.procedure.pipeline_options(hands=self._hands_available()))
         self._apply_step()
-        self.worker.start()
-        self.media.decode_for_vision(True)
 
     @staticmethod
     def _hands_available() -> bool:
@@ -200,41 +209,39 @@ class ARSession:
         except OSError:
             return False
 
-    def _publish_from_thread(self, result: VisionResult) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._on_result, result)
-
-    def _on_result(self, result: VisionResult) -> None:
-        if self.worker is None:
+    def on_vision(self, done: VisionDone) -> None:
+        if self.procedure is None:
             return  # vision was stopped while this frame was in flight
-        state = result.state
-        self.last_result = result
+        state = done.state
+        self.last_state = state
         self._recent.append((state.timestamp_ms, FrameGeometry(state.homography, state.frame_size)))
         self._send_ar_state(state)
-        self._log_ar_summary(result)
+        self._log_ar_summary(done)
         if (
             state.step_completed
-            and result.generation == self._generation
+            and done.generation == self._generation
             and self.steps is not None
             and self.steps.current not in self.steps.completed
         ):
-            done = self.steps.complete()
-            self.events.step_completed(done, "vision", t_frame_ms=state.timestamp_ms)
+            done_step = self.steps.complete()
+            self.events.step_completed(done_step, "vision", t_frame_ms=self._frame_ms(done))
             asyncio.ensure_future(self._step_changed("vision"))
 
-    def _log_ar_summary(self, result: VisionResult) -> None:
-        """Where the device was, a few times a second, on the recording's clock (``frame_t_ms``: when
-        the frame arrived, which is where it sits in the recording), so playback and exports can
-        draw the overlay from data rather than from burned-in pixels (``ArSummaryPacer`` says when)."""
-        now = time.monotonic()
-        recording_ms = self.events.now_ms()
-        state = result.state
+    def _frame_ms(self, done: VisionDone) -> int | None:
+        """Where the frame vision worked on sits on the recording's clock."""
+        return self._recording_ms_of_frame(done.rtp_timestamp)
+
+    def _log_ar_summary(self, done: VisionDone) -> None:
+        """Where the device was, a few times a second, stamped with the recording ms of the very frame
+        it was computed on (the recorder's own mapping of that frame's RTP timestamp), so playback and
+        exports draw the outline on the frame it belongs to (``ArSummaryPacer`` says when)."""
+        state = done.state
         step_id = self.steps.current if self.steps else None
-        if recording_ms is None or not self._ar_pacer.due(now, step_id, state.found):
+        frame_ms = self._frame_ms(done)
+        if frame_ms is None or not self._ar_pacer.due(time.monotonic(), step_id, state.found):
             return
         self.events.ar(
-            frame_t_ms=recording_ms - int((now - result.received_at) * 1000),
+            frame_t_ms=frame_ms,
             step_id=step_id,
             found=state.found,
             frame_size=state.frame_size,
@@ -258,6 +265,42 @@ class ARSession:
     def add_channel(self, role: str, channel: Any) -> None:
         if channel.label == "ar":
             self.channels[role] = channel
+
+    # --- the media worker's news -----------------------------------------------------------
+
+    def on_burned(self, frame: BurnedFrame) -> None:
+        if self.burn_in:
+            self.media.push_burned(frame.data, frame.rtp_timestamp, frame.keyframe)
+
+    def on_keyframe_needed(self) -> None:
+        self.media.request_keyframe()
+
+    def on_fault(self, message: str) -> None:
+        logger.warning("session %s: %s", self.session_id, message)
+        self.events.ar_paused(message)
+        self._tell_expert(
+            VisionStatus(state="failed", message=f"AR stopped: {message}. Pick the procedure again.")
+        )
+
+    def on_worker_lost(self, reason: str) -> None:
+        self.worker_available = False
+        self.events.ar_paused(reason)
+        if self.burn_in:
+            self.media.set_burn_in(False)  # the phone's video meanwhile: the call goes on
+        what = "AR and burn-in" if self.burn_in else "AR"
+        self._tell_expert(
+            VisionStatus(state="restarting", message=f"{what} stopped for a moment ({reason}); restarting")
+        )
+
+    def on_worker_back(self) -> None:
+        self.worker_available = True
+        self.events.ar_resumed()
+        if self.burn_in:
+            self.media.set_burn_in(True)
+        self._tell_expert(VisionStatus(state="running", message="AR is back"))
+
+    def _tell_expert(self, message: ServerMessage) -> None:
+        asyncio.ensure_future(self._broadcast(message, "expert"))
 
     # --- the expert's tools --------------------------------------------------------------
 
@@ -285,7 +328,7 @@ class ARSession:
             self.marks[mark_id] = (kept, anchored)
             self._apply_step()
         else:
-            if message.frame_timestamp_ms is not None and geometry is None and self.worker is not None:
+            if message.frame_timestamp_ms is not None and geometry is None and self.procedure is not None:
                 logger.debug(
                     "session %s: no AR state for frame %s; mark pinned",
                     self.session_id,
@@ -318,8 +361,18 @@ class ARSession:
         await self._broadcast(Pointer(x_fraction=x, y_fraction=y), "customer")
 
     async def snapshot(self) -> SnapshotSaved:
-        """Save the full-resolution frame vision saw last (with its AR state) to the case."""
-        image, state = await self._newest_picture()
+        """Save the newest full-resolution frame to the case, clean and with the marks as the expert
+        saw them, and its AR state."""
+        pinned = tuple(
+            kept.model_dump(exclude_none=True) for kept, anchored in self.marks.values() if anchored is None
+        )
+        try:
+            taken = await self._worker_channel().snapshot(pinned)
+        except (WorkerUnavailable, TimeoutError) as exc:
+            raise ProtocolError("snapshot_failed", f"the snapshot could not be taken: {exc}") from None
+        if taken.clean_jpeg is None or taken.marked_jpeg is None:
+            raise ProtocolError("no_video", "there is no video from the customer yet to take a snapshot of")
+        state = taken.state
         snapshot_id = new_id()
         t_ms = self.events.now_ms()
         step_id = self.steps.current if self.steps else None
@@ -331,45 +384,34 @@ class ARSession:
             "ar_state": state.to_dict() if state else None,
         }
         try:
-            await run_blocking(write_snapshot, self.files, snapshot_id, image, meta)
-        except (OSError, ValueError) as exc:
+            await run_blocking(
+                write_snapshot, self.files, snapshot_id, taken.clean_jpeg, taken.marked_jpeg, meta
+            )
+        except OSError as exc:
             logger.warning("session %s: snapshot not saved: %s", self.session_id, exc)
-            raise ProtocolError("snapshot_failed", f"the snapshot could not be saved: {exc}") from None
+            raise ProtocolError(
+                "snapshot_failed", f"the snapshot could not be saved: {exc.strerror or exc}"
+            ) from None
         found = bool(state and state.found)
         self.events.snapshot(snapshot_id, found, step_id)
         return SnapshotSaved(
             id=snapshot_id,
-            url=f"/api/sessions/{self.session_id}/snapshots/{snapshot_id}.jpg",
+            url=f"/api/sessions/{self.session_id}/snapshots/{snapshot_id}-marked.jpg",
+            clean_url=f"/api/sessions/{self.session_id}/snapshots/{snapshot_id}.jpg",
             t_ms=t_ms,
             device_found=found,
         )
 
-    async def _newest_picture(self) -> tuple[np.ndarray, ARState | None]:
-        if self.last_result is not None:
-            return self.last_result.image_bgr, self.last_result.state
-        decoding = self.media.vision_decoder.wanted.is_set()
-        self.media.decode_for_vision(True)
-        try:
-            decoded = await run_blocking(self.media.latest_frame.wait_newer, 0, SNAPSHOT_WAIT_S)
-        finally:
-            self.media.decode_for_vision(decoding)
-        if decoded is None:
-            raise ProtocolError("no_video", "there is no video from the customer yet to take a snapshot of")
-        return decoded.frame.to_ndarray(format="bgr24"), None
-
-    async def set_burn_in(self, enabled: bool) -> None:
+    def set_burn_in(self, enabled: bool) -> None:
+        if enabled == self.burn_in:
+            return
         self.burn_in = enabled
-        if enabled:
-            self.media.decode_for_vision(True)
-        await self.media.set_burn_in(enabled, self._burn_in_state)
-        if not enabled and self.worker is None:
-            self.media.decode_for_vision(False)
+        self._worker_channel().set_burn_in(enabled)
+        if self.worker_available or not enabled:
+            self.media.set_burn_in(enabled)
         self.events.burn_in(enabled)
 
-    def _burn_in_state(self) -> ARState | None:
-        return self.last_result.state if self.last_result is not None else None
-
-    async def close(self) -> None:
-        if self.worker is not None:
-            worker, self.worker = self.worker, None
-            await run_blocking(worker.stop)
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.media.frame_sink = None

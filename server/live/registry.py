@@ -12,15 +12,19 @@ from ..records.database import Database
 from ..records.links import check_link
 from ..records.sessions import find_session
 from .session import LiveSession
+from .workers.pool import MediaWorkers
 
 
 class LiveRegistry:
     """The live sessions of this server process, by session id."""
 
-    def __init__(self, settings: Settings, db: Database, procedures: ProcedureLibrary) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, procedures: ProcedureLibrary, workers: MediaWorkers
+    ) -> None:
         self.settings = settings
         self.db = db
         self.procedures = procedures
+        self.workers = workers
         self.sessions: dict[str, LiveSession] = {}
 
     def presence(self, session_id: str) -> dict[str, str]:
@@ -78,6 +82,8 @@ class LiveRegistry:
         return True
 
     async def close_all(self, reason: str) -> None:
-        """On shutdown: end every live session, so every recording is finalised."""
+        """On shutdown: end every live session, so every recording is finalised, then stop the media
+        workers."""
         for live in list(self.sessions.values()):
             await live.end(reason)
+        await self.workers.close()

@@ -88,7 +88,16 @@ class LiveSession:
         self.recorder: Recorder | None = None
         self.consent = row.consent
         self.events = EventLog(self.files.events, clock_ms=self._recording_ms)
-        self.ar = ARSession(row.id, self.media, self.events, self.files, registry.procedures, self.broadcast)
+        self.ar = ARSession(
+            row.id,
+            self.media,
+            self.events,
+            self.files,
+            registry.procedures,
+            self.broadcast,
+            registry.workers,
+            self._recording_ms_of_frame,
+        )
         self.case_id = row.case_id
         self.connections: dict[str, Connection] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -101,6 +110,9 @@ class LiveSession:
 
     def _recording_ms(self) -> int | None:
         return self.recorder.elapsed_ms() if self.recorder is not None else None
+
+    def _recording_ms_of_frame(self, rtp_timestamp: int) -> int | None:
+        return self.recorder.video_ms_of(rtp_timestamp) if self.recorder is not None else None
 
     # --- participants --------------------------------------------------------------------
 
@@ -198,7 +210,7 @@ class LiveSession:
                 raise ProtocolError("no_consent", "the customer has not agreed to recording, so no snapshots")
             await conn.send(await self.ar.snapshot())
         elif isinstance(message, SetBurnIn):
-            await self.ar.set_burn_in(message.enabled)
+            self.ar.set_burn_in(message.enabled)
             await conn.send(BurnInState(enabled=message.enabled))
 
     async def broadcast(self, message: ServerMessage, role: str | None) -> None:
@@ -257,7 +269,7 @@ class LiveSession:
             for handle in [*self._grace.values(), *([self._idle] if self._idle else [])]:
                 handle.cancel()
             self._grace.clear()
-            await self.ar.close()
+            self.ar.close()
             await self.media.close()
             recording = None
             if self.recorder is not None:

@@ -21,6 +21,8 @@ An ``ar`` summary says where the device was in the recorded frame at ``frame_t_m
 | ``ar`` | ``frame_t_ms``, ``step_id``, ``found``, ``frame_size``, ``homography`` | a few times a second |
 | ``snapshot`` | ``id``, ``device_found``, ``step_id`` | the expert saved a snapshot |
 | ``burn_in`` | ``enabled`` | burn-in was switched |
+| ``ar_paused`` | ``reason`` | AR stopped on its own (its media worker died, or vision failed) |
+| ``ar_resumed`` | | AR came back after a pause |
 | ``session_ended`` | ``reason``, ``recovered`` (start-up recovery) | the session ended |
 
 Lines are flushed to the OS as they are written, so a killed server loses none; an fsync follows
@@ -64,6 +66,8 @@ class EventType(StrEnum):
     AR = "ar"
     SNAPSHOT = "snapshot"
     BURN_IN = "burn_in"
+    AR_PAUSED = "ar_paused"
+    AR_RESUMED = "ar_resumed"
     SESSION_ENDED = "session_ended"
 
 
@@ -146,6 +150,12 @@ class EventLog:
 
     def burn_in(self, enabled: bool) -> None:
         self._append(EventType.BURN_IN, enabled=enabled)
+
+    def ar_paused(self, reason: str) -> None:
+        self._append(EventType.AR_PAUSED, reason=reason)
+
+    def ar_resumed(self) -> None:
+        self._append(EventType.AR_RESUMED)
 
     def session_ended(self, reason: str) -> None:
         self._append(EventType.SESSION_ENDED, reason=reason)

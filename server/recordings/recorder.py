@@ -37,6 +37,7 @@ MS = Fraction(1, 1000)
 QUEUE_PACKETS = 2000  # about 20 s of one session's packets
 WRITE_INTERVAL_S = 0.2
 EARLY_AUDIO_PACKETS = 500  # audio kept while waiting for the first video keyframe
+VIDEO_TIMES_KEPT = 300  # about 10 s of video frames
 REANCHOR_AFTER_MS = 1000  # a source whose RTP time and arrival time drift apart by more is re-anchored
 # RFC 7845 section 5.1: version 1, 2 channels, 312 samples pre-skip, 48 kHz, no gain, mapping 0
 OPUS_HEAD = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
@@ -52,6 +53,14 @@ class MediaSample:
     time_base: Fraction
     keyframe: bool
     arrival_ms: int  # since the recording started
+
+
+@dataclass(frozen=True)
+class TimedSample:
+    """A sample with its place on the recording's clock, decided as it arrived."""
+
+    sample: MediaSample
+    pts_ms: int
 
 
 def vp8_frame_size(data: bytes) -> tuple[int, int] | None:
@@ -91,13 +100,17 @@ class Recorder:
         self.started_at = time.monotonic()
         self.dropped = 0
         self.last_ms = 0
-        self._pending: deque[MediaSample] = deque()  # appended on the loop, drained by the thread
+        self._pending: deque[TimedSample] = deque()  # appended on the loop, drained by the thread
+        # Video RTP timestamp -> recording ms, for the newest frames: what vision's results are
+        # stamped with, by the same rule as the frame's own place in the file.
+        self._video_ms: dict[int, int] = {}
+        self._video_order: deque[int] = deque()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"recorder-{path.parent.name}", daemon=True)
         self._clocks: dict[TrackName, SourceClock] = {}
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[TrackName, av.stream.Stream] = {}
-        self._early_audio: deque[MediaSample] = deque(maxlen=EARLY_AUDIO_PACKETS)
+        self._early_audio: deque[TimedSample] = deque(maxlen=EARLY_AUDIO_PACKETS)
         self._thread.start()
 
     def elapsed_ms(self) -> int:
@@ -114,8 +127,23 @@ class Recorder:
         sample = MediaSample(
             track, bytes(packet), packet.pts, packet.time_base, packet.is_keyframe, self.elapsed_ms()
         )
-        self._pending.append(sample)
+        pts_ms = self._clocks.setdefault(track, SourceClock()).to_ms(sample)
+        if track == "video":
+            self._remember_video(sample.pts, pts_ms)
+        self._pending.append(TimedSample(sample, pts_ms))
         return True
+
+    def _remember_video(self, rtp_timestamp: int, pts_ms: int) -> None:
+        if rtp_timestamp not in self._video_ms:
+            self._video_order.append(rtp_timestamp)
+            if len(self._video_order) > VIDEO_TIMES_KEPT:
+                self._video_ms.pop(self._video_order.popleft(), None)
+        self._video_ms[rtp_timestamp] = pts_ms
+
+    def video_ms_of(self, rtp_timestamp: int) -> int | None:
+        """Where the received video frame with this RTP timestamp sits in the recording (None when it
+        was not recorded, or too long ago)."""
+        return self._video_ms.get(rtp_timestamp)
 
     def close(self) -> float:
         """Finish the file (blocking: call it from a worker thread). Returns the duration in s."""
@@ -139,10 +167,11 @@ class Recorder:
             if self._container is not None:
                 self._container.close()
 
-    def _write_sample(self, sample: MediaSample) -> None:
+    def _write_sample(self, timed: TimedSample) -> None:
+        sample = timed.sample
         if self._container is None:
             if sample.track != "video":
-                self._early_audio.append(sample)
+                self._early_audio.append(timed)
                 return
             size = vp8_frame_size(sample.data) if sample.keyframe else None
             if size is None:
@@ -150,7 +179,7 @@ class Recorder:
             self._open(*size)
             while self._early_audio:
                 self._mux(self._early_audio.popleft())
-        self._mux(sample)
+        self._mux(timed)
 
     def _open(self, width: int, height: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,10 +201,9 @@ class Recorder:
         video.metadata["title"] = "customer video"
         self._container = container
 
-    def _mux(self, sample: MediaSample) -> None:
+    def _mux(self, timed: TimedSample) -> None:
         assert self._container is not None
-        clock = self._clocks.setdefault(sample.track, SourceClock())
-        pts_ms = clock.to_ms(sample)
+        sample, pts_ms = timed.sample, timed.pts_ms
         packet = av.Packet(sample.data)
         packet.pts = packet.dts = pts_ms
         packet.time_base = MS

@@ -88,7 +88,6 @@ class Replay:
         corners = reference_corners(*procedure.reference_size)
         if not points_in_front(homography, corners):
             return None
-        step_id = place.step_id or step_id
         annotations: Sequence[Annotation] = ()
         if step_id is not None and step_id in procedure.step_ids():
             annotations = procedure.step_annotations(step_id)

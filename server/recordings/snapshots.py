@@ -1,5 +1,7 @@
-"""Snapshots an expert saved during a session: each a full-resolution JPEG and a JSON beside it with
-the AR state of its frame, in the recording's ``snapshots/`` folder."""
+"""Snapshots an expert saved during a session, in the recording's ``snapshots/`` folder: each the
+full-resolution frame as JPEG (``<id>.jpg``), the same frame with the marks as the expert saw them
+(``<id>-marked.jpg``; snapshots saved before these existed have only the clean one), and a JSON
+with the AR state of its frame."""
 
 from __future__ import annotations
 
@@ -9,13 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
 from .files import RecordingFiles
 
 SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-JPEG_QUALITY = 92
+MARKED_SUFFIX = "-marked"
 
 
 @dataclass(frozen=True)
@@ -25,6 +24,7 @@ class Snapshot:
     step_id: str | None
     device_found: bool
     outline_frame_px: list[list[float]] | None
+    has_marked: bool
 
 
 def list_snapshots(files: RecordingFiles) -> list[Snapshot]:
@@ -46,14 +46,18 @@ def list_snapshots(files: RecordingFiles) -> list[Snapshot]:
                     meta.get("step_id"),
                     bool(state.get("found")),
                     state.get("outline_frame_px"),
+                    (files.snapshots / f"{snapshot_id}{MARKED_SUFFIX}.jpg").is_file(),
                 )
             )
     return sorted(found, key=lambda s: (s.t_ms is None, s.t_ms or 0))
 
 
 def snapshot_file(files: RecordingFiles, name: str) -> Path | None:
-    """The file ``<id>.jpg`` or ``<id>.json`` of one snapshot; None for another name or a missing file."""
+    """The file ``<id>.jpg``, ``<id>-marked.jpg`` or ``<id>.json`` of one snapshot; None for another name
+    or a missing file."""
     stem, _, extension = name.rpartition(".")
+    if extension == "jpg":
+        stem = stem.removesuffix(MARKED_SUFFIX)
     if extension not in ("jpg", "json") or not SNAPSHOT_ID.match(stem):
         return None
     path = files.snapshots / name
@@ -61,13 +65,11 @@ def snapshot_file(files: RecordingFiles, name: str) -> Path | None:
 
 
 def write_snapshot(
-    files: RecordingFiles, snapshot_id: str, image_bgr: np.ndarray, meta: dict[str, Any]
+    files: RecordingFiles, snapshot_id: str, clean_jpeg: bytes, marked_jpeg: bytes, meta: dict[str, Any]
 ) -> None:
-    """Blocking. Raises ``OSError`` when the folder cannot be written, ``ValueError`` when the picture
-    cannot be encoded."""
+    """Blocking. Raises ``OSError`` when the folder cannot be written. The JSON goes last: a snapshot
+    lists once its pictures are there."""
     files.snapshots.mkdir(parents=True, exist_ok=True)
-    ok, jpeg = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError("the frame could not be encoded as JPEG")
-    (files.snapshots / f"{snapshot_id}.jpg").write_bytes(jpeg.tobytes())
+    (files.snapshots / f"{snapshot_id}.jpg").write_bytes(clean_jpeg)
+    (files.snapshots / f"{snapshot_id}{MARKED_SUFFIX}.jpg").write_bytes(marked_jpeg)
     (files.snapshots / f"{snapshot_id}.json").write_text(json.dumps(meta))

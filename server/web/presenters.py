@@ -85,9 +85,14 @@ def case_with_sessions_json(request: Request, case: Case) -> dict[str, Any]:
 
 
 def snapshot_json(session_id: str, snapshot: Snapshot) -> dict[str, Any]:
+    """``url``: the picture as the expert saw it (with the marks, when it was saved with them);
+    ``clean_url``: the frame alone."""
+    clean = f"/api/sessions/{session_id}/snapshots/{snapshot.id}.jpg"
+    marked = f"/api/sessions/{session_id}/snapshots/{snapshot.id}-marked.jpg"
     return {
         "id": snapshot.id,
-        "url": f"/api/sessions/{session_id}/snapshots/{snapshot.id}.jpg",
+        "url": marked if snapshot.has_marked else clean,
+        "clean_url": clean,
         "t_ms": snapshot.t_ms,
         "step_id": snapshot.step_id,
         "device_found": snapshot.device_found,

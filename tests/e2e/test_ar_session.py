@@ -49,8 +49,8 @@ OVERLAY_ALPHA_AT = (
 def outline_error_px(api: httpx.Client, session_id: str, clip: Clip) -> float:
     """Corner error of a snapshot's AR outline against the clip's truth for that very frame."""
     snapshot = api.get(f"/api/sessions/{session_id}/snapshots").json()["snapshots"][-1]
-    image = cv2.imdecode(np.frombuffer(api.get(snapshot["url"]).content, np.uint8), cv2.IMREAD_COLOR)
-    meta = api.get(snapshot["url"].replace(".jpg", ".json")).json()
+    image = cv2.imdecode(np.frombuffer(api.get(snapshot["clean_url"]).content, np.uint8), cv2.IMREAD_COLOR)
+    meta = api.get(snapshot["clean_url"].replace(".jpg", ".json")).json()
     state = meta["ar_state"]
     assert state["found"], "vision lost the board in the snapshot frame"
     width, height = clip.truth["width"], clip.truth["height"]

@@ -58,3 +58,23 @@ def record(path: Path, video: list[av.Packet], audio: list[av.Packet], realtime:
         if realtime:
             time.sleep(1 / 30)
     return recorder
+
+
+def vp8_frames_of(images_bgr: list[np.ndarray], keyframe_every: int = 0) -> list[tuple[bytes, bool]]:
+    """Each picture VP8-encoded as a phone would send it (realtime libvpx): (data, is keyframe).
+    ``keyframe_every``: force a keyframe this often (0: only the first)."""
+    height, width = images_bgr[0].shape[:2]
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+    encoder.time_base = VIDEO_TB
+    encoder.bit_rate = 1_500_000
+    encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    frames = []
+    for index, image in enumerate(images_bgr):
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = index * 3000, VIDEO_TB
+        if keyframe_every and index % keyframe_every == 0:
+            frame.pict_type = av.video.frame.PictureType.I
+        for packet in encoder.encode(frame):
+            frames.append((bytes(packet), bool(packet.is_keyframe)))
+    return frames

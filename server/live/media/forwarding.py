@@ -10,7 +10,8 @@ fails loudly if an upgrade changes them):
   :func:`forward_receiver` swaps that queue for an :class:`InlineForwarder` (before
   ``receive()`` runs) whose ``put`` turns the frame into an ``av.Packet`` and hands it on at
   once, on the event loop: no thread hop, no decoding, no queue (each hop costs more CPU than
-  forwarding the packet). Video frames are also offered to a :class:`VisionDecoder`.
+  forwarding the packet). Video frames are also offered to a :class:`FrameSink` (the session's
+  media worker, which decodes them for vision and burn-in).
 * ``RTCRtpSender._next_encoded_frame`` packetises anything that is not an ``av.Frame`` with the
   encoder's ``pack()`` (what ``MediaPlayer(decode=False)`` relies on): a track whose ``recv()``
   returns these packets is sent on as it came.
@@ -36,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
@@ -44,9 +45,6 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
-
-from .burn_in import BurnInSource
-from .vision_frames import VisionDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +55,14 @@ _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 
 # What a PacketTrack carries: encoded packets, or (the benchmark's baseline) decoded frames.
 Media = av.Packet | av.VideoFrame | av.AudioFrame
+
+
+class FrameSink(Protocol):
+    """Takes each received video frame as encoded (``server.live.workers.pool.SessionChannel``)."""
+
+    def submit(
+        self, codec: str, data: bytes, rtp_timestamp: int, clock_rate: int, keyframe: bool
+    ) -> None: ...
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -112,11 +118,12 @@ class InlineForwarder:
     thread waits on: it blocks until the stop, then lets that thread end the track as usual.
     """
 
-    def __init__(self, on_packet: Callable[[av.Packet], None], vision: VisionDecoder | None) -> None:
+    def __init__(
+        self, on_packet: Callable[[av.Packet], None], frames: Callable[[], FrameSink | None]
+    ) -> None:
         self.on_packet = on_packet
-        self.vision = vision
+        self.frames = frames
         self._stopped = threading.Event()
-        self.frames = 0
 
     def put(self, task: tuple[RTCRtpCodecParameters, Any] | None) -> None:
         if task is None:
@@ -128,10 +135,10 @@ class InlineForwarder:
         packet.pts = packet.dts = encoded_frame.timestamp
         packet.time_base = Fraction(1, codec.clockRate)
         packet.is_keyframe = keyframe
-        self.frames += 1
         self.on_packet(packet)
-        if self.vision is not None:
-            self.vision.submit(codec, encoded_frame, keyframe)
+        sink = self.frames()
+        if sink is not None:
+            sink.submit(codec.name, encoded_frame.data, encoded_frame.timestamp, codec.clockRate, keyframe)
 
     def get(self) -> None:
         self._stopped.wait()
@@ -139,9 +146,12 @@ class InlineForwarder:
 
 
 def forward_receiver(
-    receiver: RTCRtpReceiver, on_packet: Callable[[av.Packet], None], vision: VisionDecoder | None = None
+    receiver: RTCRtpReceiver,
+    on_packet: Callable[[av.Packet], None],
+    frames: Callable[[], FrameSink | None] = lambda: None,
 ) -> InlineForwarder:
-    """Hand each frame the receiver gets to ``on_packet`` as an encoded ``av.Packet``.
+    """Hand each frame the receiver gets to ``on_packet`` as an encoded ``av.Packet``, and to the frame
+    sink ``frames()`` gives at that moment, if any.
 
     Call it in the ``track`` event handler: that event fires in ``setRemoteDescription``,
     before the receiver starts its decoder thread in ``receive()``, so the swap is in time.
@@ -149,7 +159,7 @@ def forward_receiver(
     """
     if not isinstance(getattr(receiver, _DECODER_QUEUE, None), queue.Queue):
         raise RuntimeError("aiortc internals changed (RTCRtpReceiver.__decoder_queue); pin aiortc==1.16.0")
-    forwarder = InlineForwarder(on_packet, vision)
+    forwarder = InlineForwarder(on_packet, frames)
     setattr(receiver, _DECODER_QUEUE, forwarder)
     if receiver.track.kind == "video":
         current = getattr(receiver, _JITTER_BUFFER, None)
@@ -232,32 +242,24 @@ class PacketTrack(MediaStreamTrack):
 
 
 class ExpertVideoTrack(PacketTrack):
-    """The expert's video: forwarded packets, or with burn-in on, frames with the overlay drawn in.
-
-    One track that switches, rather than ``replaceTrack``: aiortc's sender stays parked in the
-    old track's ``recv()`` after a replace, so the switch must wake the pending ``recv`` itself.
-    """
-
-    _WAKE = object()
+    """The expert's video: the phone's packets forwarded as they came or, with burn-in on, the media
+    worker's packets with the overlay drawn in. One track and one queue for both sources, so the
+    switch needs no ``replaceTrack`` (aiortc's sender stays parked in the old track's ``recv()``)."""
 
     def __init__(self, on_drop: Callable[[], None] | None = None) -> None:
         super().__init__("video", on_drop=on_drop)
-        self.burn_in: BurnInSource | None = None
+        self.burn_in = False
 
-    def set_burn_in(self, source: BurnInSource | None) -> None:
-        self.burn_in = source
+    def set_burn_in(self, enabled: bool) -> None:
+        """From now on send only the other source's packets (the next one must be a keyframe)."""
+        self.burn_in = enabled
         while not self._queue.empty():
             self._queue.get_nowait()
-        self._queue.put_nowait(self._WAKE)  # type: ignore[arg-type]
 
     def push(self, packet: Media) -> None:
-        if self.burn_in is None:
+        if not self.burn_in:
             super().push(packet)
 
-    async def recv(self) -> Media:  # type: ignore[override]
-        while True:
-            if self.burn_in is not None:
-                return await self.burn_in.next_frame()
-            item = await self._queue.get()
-            if item is not self._WAKE:
-                return item
+    def push_burned(self, packet: av.Packet) -> None:
+        if self.burn_in:
+            super().push(packet)

@@ -3,9 +3,11 @@ r"""One session's media: the customer's and the expert's peer connections, and w
 ```
 customer pc --video packets--> fan out --> expert pc (forwarded as received, VP8)
             \                      \--> recorder ("video")
-             \                      (decoded once, on a side thread, into latest_frame, for vision)
+             \                      \--> frame sink (the session's media worker: decoded there for
+              \                          vision and burn-in, never in this process)
              --audio packets--> fan out --> expert pc, recorder ("customer_audio")
 expert pc ----audio packets--> fan out --> customer pc, recorder ("expert_audio")
+media worker --burned-in packets--> expert pc (with burn-in on, instead of the phone's video)
 ```
 
 Each received frame is fanned out on the event loop, as the receiver reassembles it, to
@@ -22,19 +24,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import av
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from vision.pipeline import ARState
-
-from ...blocking import run_blocking
 from ...config import IceServerConfig
 from ...recordings.recorder import Recorder, TrackName
-from .burn_in import BurnInSource
 from .forwarding import (
     ExpertVideoTrack,
+    FrameSink,
     KeyframeRequester,
     Media,
     PacketTrack,
@@ -42,12 +42,12 @@ from .forwarding import (
     redirect_keyframe_requests,
 )
 from .peers import add_remote_candidate, new_peer_connection, prefer_vp8, with_start_bitrate
-from .vision_frames import LatestFrame, VisionDecoder
 
 logger = logging.getLogger(__name__)
 
 Role = str  # "customer" | "expert"
 MAX_EARLY_CANDIDATES = 64
+VIDEO_TIME_BASE = Fraction(1, 90000)
 
 
 @dataclass
@@ -77,13 +77,15 @@ class SessionMedia:
     ) -> None:
         self.session_id = session_id
         self.ice_servers = ice_servers
-        self.latest_frame = LatestFrame()
-        self.vision_decoder = VisionDecoder(self.latest_frame, on_gap=self.request_keyframe)
+        # The session's media worker, once it needs pictures; and how to ask it for a keyframe of
+        # the burned-in video.
+        self.frame_sink: FrameSink | None = None
+        self.burn_in_keyframe: Callable[[], None] | None = None
         self.recorder: Recorder | None = None
         self.legs: dict[Role, Leg | None] = {"customer": None, "expert": None}
         self._on_connection_state = on_connection_state
         self._on_datachannel = on_datachannel
-        self._burn_in_state: Callable[[], ARState | None] | None = None
+        self.burn_in = False
         self._keyframes: KeyframeRequester | None = None
         self.packets_forwarded = 0
         # The benchmark's baseline, aiortc's plain relay: every received track is decoded and
@@ -106,8 +108,8 @@ class SessionMedia:
                 leg.pumps.append(asyncio.ensure_future(self._pump_decoded(leg, track)))
                 return
             receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
-            vision = self.vision_decoder if role == "customer" and kind == "video" else None
-            forward_receiver(receiver, lambda packet: self._fan_out(role, kind, packet), vision)
+            frames = (lambda: self.frame_sink) if role == "customer" and kind == "video" else (lambda: None)
+            forward_receiver(receiver, lambda packet: self._fan_out(role, kind, packet), frames)
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -132,7 +134,7 @@ class SessionMedia:
                 pc.addTrack(leg.outgoing["audio"])
             elif transceiver.kind == "video" and role == "expert":
                 sender = pc.addTrack(self._expert_video_track(leg))
-                redirect_keyframe_requests(sender, self.request_keyframe)
+                redirect_keyframe_requests(sender, self.request_expert_keyframe)
         if role == "customer" and "video" in leg.receivers:
             self._keyframes = KeyframeRequester(leg.receivers["video"])
         await pc.setLocalDescription(await pc.createAnswer())
@@ -141,7 +143,7 @@ class SessionMedia:
             await add_remote_candidate(pc, *candidate)
         leg.early_candidates.clear()
         if role == "expert":
-            self.request_keyframe()  # a late joiner needs a keyframe to start decoding
+            self.request_expert_keyframe()  # a late joiner needs a keyframe to start decoding
         answer = pc.localDescription.sdp
         return with_start_bitrate(answer) if role == "customer" else answer
 
@@ -162,29 +164,39 @@ class SessionMedia:
         if self._keyframes is not None:
             self._keyframes.request()
 
+    def request_expert_keyframe(self) -> None:
+        """The expert's decoder needs a keyframe: from the phone, or from the burn-in encoder."""
+        if self.burn_in and self.burn_in_keyframe is not None:
+            self.burn_in_keyframe()
+        else:
+            self.request_keyframe()
+
     def _expert_video_track(self, leg: Leg) -> ExpertVideoTrack:
-        video = ExpertVideoTrack(on_drop=self.request_keyframe)
-        if self._burn_in_state is not None:
-            video.set_burn_in(BurnInSource(self.latest_frame, self._burn_in_state))
+        video = ExpertVideoTrack(on_drop=self.request_expert_keyframe)
+        video.set_burn_in(self.burn_in)
         leg.outgoing["video"] = video
         return video
 
-    async def set_burn_in(self, enabled: bool, state: Callable[[], ARState | None]) -> None:
-        """Switch the expert's video between forwarding and server-side burn-in."""
-        self._burn_in_state = state if enabled else None
+    def set_burn_in(self, enabled: bool) -> None:
+        """Switch the expert's video between the phone's (forwarded) and the burned-in packets; each
+        starts again on a keyframe."""
+        self.burn_in = enabled
         leg = self.legs["expert"]
         video = leg.outgoing.get("video") if leg is not None else None
         if isinstance(video, ExpertVideoTrack):
-            video.set_burn_in(BurnInSource(self.latest_frame, state) if enabled else None)
-            self.request_keyframe()  # forwarding resumes on a keyframe from the phone
+            video.set_burn_in(enabled)
+        self.request_expert_keyframe()
 
-    def decode_for_vision(self, enabled: bool) -> None:
-        """Start (at the next keyframe, asked for now) or stop decoding pictures into ``latest_frame``."""
-        if enabled and not self.vision_decoder.wanted.is_set():
-            self.vision_decoder.wanted.set()
-            self.request_keyframe()
-        elif not enabled:
-            self.vision_decoder.wanted.clear()
+    def push_burned(self, data: bytes, rtp_timestamp: int, keyframe: bool) -> None:
+        """A burned-in frame from the media worker, on its way to the expert."""
+        leg = self.legs["expert"]
+        video = leg.outgoing.get("video") if leg is not None else None
+        if isinstance(video, ExpertVideoTrack):
+            packet = av.Packet(data)
+            packet.pts = packet.dts = rtp_timestamp
+            packet.time_base = VIDEO_TIME_BASE
+            packet.is_keyframe = keyframe
+            video.push_burned(packet)
 
     def start_recording(self, recorder: Recorder) -> None:
         self.recorder = recorder
@@ -197,8 +209,6 @@ class SessionMedia:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            if isinstance(frame, av.VideoFrame):
-                self.latest_frame.put(frame, int(frame.time * 1000) if frame.time is not None else 0)
             if isinstance(frame, av.VideoFrame | av.AudioFrame):
                 self._fan_out(leg.role, track.kind, frame)
 
@@ -239,4 +249,3 @@ class SessionMedia:
     async def close(self) -> None:
         for role in ("customer", "expert"):
             await self.close_leg(role)
-        await run_blocking(self.vision_decoder.stop)

@@ -65,8 +65,11 @@ def test_the_marker_mat_procedure_locates_the_mat_live(tmp_path: Path) -> None:
     try:
         session_id, snapshot, procedure = asyncio.run(run(server.base_url, token, camera))
         with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}) as api:
-            image = cv2.imdecode(np.frombuffer(api.get(snapshot["url"]).content, np.uint8), cv2.IMREAD_COLOR)
-            state = api.get(snapshot["url"].replace(".jpg", ".json")).json()["ar_state"]
+            clean = snapshot["clean_url"]
+            image = cv2.imdecode(np.frombuffer(api.get(clean).content, np.uint8), cv2.IMREAD_COLOR)
+            state = api.get(clean.replace(".jpg", ".json")).json()["ar_state"]
+            marked = api.get(snapshot["url"])
+            assert marked.status_code == 200 and marked.headers["content-type"] == "image/jpeg"
     finally:
         server.stop()
     assert procedure["completed"] == ["place-device"] and procedure["step_id"] == "point-at-cable"

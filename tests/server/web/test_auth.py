@@ -7,6 +7,7 @@ import pytest
 from procedures import ProcedureLibrary
 from server.config import Settings
 from server.live.registry import LiveRegistry
+from server.live.workers.pool import MediaWorkers
 from server.recordings.exports import ExportJobs
 from server.records import accounts as auth
 from server.records.database import Database
@@ -26,7 +27,7 @@ def test_require_role_names_what_is_needed() -> None:
                 Settings(),
                 db,
                 ProcedureLibrary(),
-                LiveRegistry(Settings(), db, ProcedureLibrary()),
+                LiveRegistry(Settings(), db, ProcedureLibrary(), MediaWorkers(1)),
                 ExportJobs(),
             )
             self.app = type("App", (), {"state": type("State", (), {"services": services})()})()

@@ -1,9 +1,9 @@
 """Loopback: real aiortc peers through the session media hub.
 
 This is the test that fails loudly if an aiortc upgrade changes the internals that
-``server/media/forwarding.py`` relies on: the expert must get the customer's own VP8
-frames (the server's sender never encodes), and the server must still decode a copy for
-vision.
+``server/live/media/forwarding.py`` relies on: the expert must get the customer's own VP8
+frames (the server's sender never encodes), and the frames must still reach the session's media
+worker for vision and burn-in.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from procedures import ProcedureLibrary
 from server.live.media.hub import SessionMedia
+from server.live.workers.messages import BurnedFrame, VisionDone
+from server.live.workers.pool import MediaWorkers
 from tests.synthetic_peers import SyntheticPeer, board_camera, start_customer, start_expert, wait_for
-from vision.pipeline import ARState
 
 # A forwarded frame is the phone's own encoding; the synthetic phone is aiortc's VP8 at
 # its default bitrate, so a picture differs from the clip by compression only.
@@ -45,6 +47,16 @@ def expert_picture_diff(expert: SyntheticPeer, clip_frames: list[np.ndarray]) ->
     return number, float(np.abs(image[body].astype(np.int16) - expected[body].astype(np.int16)).mean())
 
 
+class FrameRecorder:
+    """A frame sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, bytes, int, int, bool]] = []
+
+    def submit(self, codec: str, data: bytes, rtp_timestamp: int, clock_rate: int, keyframe: bool) -> None:
+        self.frames.append((codec, data, rtp_timestamp, clock_rate, keyframe))
+
+
 def sender_encoder(media: SessionMedia, role: str, kind: str) -> Any:
     """The encoder aiortc keeps in the server's sender of ``kind`` to ``role``."""
     leg = media.legs[role]
@@ -55,7 +67,8 @@ def sender_encoder(media: SessionMedia, role: str, kind: str) -> Any:
 
 async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames: list[np.ndarray]) -> None:
     media = SessionMedia("loopback", ice_servers=())
-    media.decode_for_vision(True)
+    sink = FrameRecorder()
+    media.frame_sink = sink
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
     try:
@@ -71,9 +84,11 @@ async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames
         assert encoder.codec is None, "the server re-encoded the customer's video"
         assert media.packets_forwarded > 30
 
-        # And one decoded copy was kept for vision (asked for above).
-        latest = media.latest_frame.peek()
-        assert latest is not None and latest.frame.width == 640 and latest.sequence >= 30
+        # And every frame also reached the session's media worker (here a recorder), as encoded.
+        assert len(sink.frames) >= 30 and sink.frames[0][4], "the first frame must be a keyframe"
+        assert {codec for codec, *_ in sink.frames} == {"VP8"}
+        stamps = [rtp for _, _, rtp, _, _ in sink.frames]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
     finally:
         await customer.close()
         await expert.close()
@@ -137,62 +152,88 @@ async def test_a_late_expert_gets_a_keyframe_at_once(clip_frames: list[np.ndarra
         await media.close()
 
 
-def outline_state(frame_size: tuple[int, int]) -> ARState:
-    outline = np.array([[120.0, 100.0], [500.0, 110.0], [480.0, 380.0], [140.0, 360.0]])
-    return ARState(
-        timestamp_ms=0,
-        frame_size=frame_size,
-        found=True,
-        source="features",
-        homography=np.eye(3),
-        outline_frame_px=outline,
-        inliers=100,
-        reason="",
-        annotations=(),
-        target_frame_px=None,
-        hands=(),
-        step_events=(),
-        step_completed=False,
-        stage_ms={},
-    )
-
-
-def green_fraction_on_edge(image: np.ndarray) -> float:
-    """How much of the outline's top edge (120,100)->(500,110) is drawn in the overlay's green."""
+def green_fraction_on_edge(image: np.ndarray, outline: np.ndarray) -> float:
+    """How much of the outline's top edge is drawn in the overlay's green."""
+    (x0, y0), (x1, y1) = outline[0], outline[1]
     hits = 0
-    for x in range(160, 460, 10):
-        y = round(100 + (x - 120) * 10 / 380)
-        patch = image[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).astype(int)
+    for step in range(1, 30):
+        x, y = round(x0 + (x1 - x0) * step / 30), round(y0 + (y1 - y0) * step / 30)
+        patch = image[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4].reshape(-1, 3).astype(int)
         hits += any(g > 150 and g - r > 60 and g - b > 60 for b, g, r in patch)
-    return hits / 30
+    return hits / 29
+
+
+class BurnInListener:
+    """What the session's AR does with its media worker's news, for burn-in alone."""
+
+    def __init__(self, media: SessionMedia) -> None:
+        self.media = media
+        self.outline: np.ndarray | None = None
+
+    def on_vision(self, done: VisionDone) -> None:
+        if done.state.found:
+            self.outline = done.state.outline_frame_px
+
+    def on_burned(self, frame: BurnedFrame) -> None:
+        self.media.push_burned(frame.data, frame.rtp_timestamp, frame.keyframe)
+
+    def on_keyframe_needed(self) -> None:
+        self.media.request_keyframe()
+
+    def on_fault(self, message: str) -> None:
+        raise AssertionError(message)
+
+    def on_worker_lost(self, reason: str) -> None:
+        raise AssertionError(reason)
+
+    def on_worker_back(self) -> None:
+        raise AssertionError("no worker was lost")
 
 
 async def test_burn_in_draws_the_overlay_into_the_experts_video_and_back(
     clip_frames: list[np.ndarray],
 ) -> None:
+    board = ProcedureLibrary.with_builtin().get("board-connector-reseat")
+    assert board is not None
     media = SessionMedia("burn-in", ice_servers=())
+    workers = MediaWorkers(size=1)
+    listener = BurnInListener(media)
+    channel = workers.channel("burn-in", listener)
+    media.frame_sink, media.burn_in_keyframe = channel, channel.burn_in_keyframe
     customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
     expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
     try:
         await wait_for(lambda: len(expert.received.arrivals) >= 10, 20, "forwarded frames")
+        channel.set_vision(board.pipeline_options(hands=False))
+        await wait_for(lambda: listener.outline is not None, 20, "vision to find the board")
         image = expert.received.last_image
-        assert image is not None and green_fraction_on_edge(image) < 0.2  # forwarded: no overlay
+        assert image is not None and listener.outline is not None
+        assert green_fraction_on_edge(image, listener.outline) < 0.2  # forwarded: no overlay
 
-        media.decode_for_vision(True)
-        await media.set_burn_in(True, lambda: outline_state((640, 480)))
+        channel.set_burn_in(True)
+        media.set_burn_in(True)
         await wait_for(
-            lambda: (i := expert.received.last_image) is not None and green_fraction_on_edge(i) > 0.8,
+            lambda: (
+                (i := expert.received.last_image) is not None
+                and green_fraction_on_edge(i, listener.outline) > 0.6
+            ),  # type: ignore[arg-type]
             15,
             "the overlay burned into the expert's video",
         )
 
-        await media.set_burn_in(False, lambda: None)
+        channel.set_burn_in(False)
+        media.set_burn_in(False)
         await wait_for(
-            lambda: (i := expert.received.last_image) is not None and green_fraction_on_edge(i) < 0.2,
+            lambda: (
+                (i := expert.received.last_image) is not None
+                and green_fraction_on_edge(i, listener.outline) < 0.2
+            ),  # type: ignore[arg-type]
             15,
             "forwarded video again",
         )
     finally:
+        channel.close()
         await customer.close()
         await expert.close()
         await media.close()
+        await workers.close()
