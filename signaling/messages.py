@@ -220,11 +220,13 @@ class Answer(_Message):
 
 
 class Presence(_Message):
-    """Server, to the other side, whenever a participant joins, drops (``reconnecting``) or leaves."""
+    """Server, to the other side, whenever a participant joins, drops (``reconnecting``) or leaves.
+    ``detail`` says more when there is more to say (their page was taken over by another tab)."""
 
     type: Literal["presence"] = "presence"
     role: Role
     status: PresenceStatus
+    detail: str | None = None
 
 
 class ChatMessage(_Message):

@@ -97,12 +97,15 @@ class SessionMachine:
             raise ProtocolError("session_ended", "this session has ended; ask the expert for a new link")
         actions: list[Action] = []
         previous = self.connections[role]
+        detail = None
         if previous is not None and previous != connection_id:
             reason = "this session was opened in another tab or device, which has taken over"
             actions += [Send(previous, Replaced(reason=reason)), Close(previous, CLOSE_REPLACED, "replaced")]
+            who = "The customer" if role == "customer" else "The expert"
+            detail = f"{who} opened the session in another tab or device; that one has taken over"
         self.connections[role] = connection_id
         self.presence[role] = "joined"
-        actions += self._tell_other(role, Presence(role=role, status="joined"))
+        actions += self._tell_other(role, Presence(role=role, status="joined", detail=detail))
         return actions
 
     def check_allowed(self, connection_id: str, message: ClientMessage) -> Role:

@@ -4,7 +4,7 @@
 import { getCase, getPlayback, getProcedure, idFromPath, startSession, updateCase } from './api.js';
 import { canEdit, loadUser } from './header.js';
 import { renderSessionLink } from './session-link.js';
-import { byId, el, formatDuration, formatTime, sentence, showMessage } from './ui.js';
+import { byId, el, formatClock, formatDuration, formatTime, sentence, showMessage } from './ui.js';
 
 /** Outcome codes of the API, in words. */
 const OUTCOMES = {
@@ -28,6 +28,19 @@ let mayEdit = false;
 let procedureSteps = [];
 /** Whether the server's case JSON has `fixed_by_step` (PATCH accepts it). */
 let fixedByStepSupported = false;
+
+/**
+ * The customer's decisions at each join, in order: "agreed 10:02, withdrew 10:05, agreed 10:07".
+ * @param {{at: string|null, given: boolean}[]} changes
+ */
+function consentHistory(changes) {
+  let before = null;
+  return changes.map((change) => {
+    const word = change.given ? (before === false ? 'agreed again' : 'agreed') : (before ? 'withdrew consent' : 'declined');
+    before = change.given;
+    return `${word} ${formatClock(change.at)}`.trim();
+  }).join(', ');
+}
 
 /** @param {boolean|null} consent */
 function consentWords(consent) {
@@ -96,7 +109,9 @@ function renderSession(session, index, record) {
       ...row('Created', formatTime(session.created_at)),
       ...row('Started', formatTime(session.started_at)),
       ...row('Ended', session.ended_at ? `${formatTime(session.ended_at)}${session.end_reason ? ` (${session.end_reason})` : ''}` : '—'),
-      ...row('Consent', consentWords(session.consent)),
+      ...row('Consent', record && !(record instanceof Error) && record.consent && record.consent.length > 1
+        ? el('span', { 'data-testid': 'consent-history' }, consentHistory(record.consent))
+        : consentWords(session.consent)),
       ...row('Recording', `${RECORDING_WORDS[rec.status] || rec.status}${rec.duration_s != null ? `, ${formatDuration(rec.duration_s)}` : ''}`)),
     links.length ? el('p', { className: 'row form-actions' }, ...links) : null,
     record ? renderRecord(session, record) : null);

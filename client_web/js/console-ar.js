@@ -213,6 +213,13 @@ export function bindConsoleAr(live, { video, notify }) {
 
   // --- marks ---
 
+  /** "step 2, Find header J5" for a step of the current procedure; the id only for one it lacks. */
+  function stepName(stepId) {
+    const steps = stepsOf(feed.procedure);
+    const index = steps.findIndex((s) => s.id === stepId);
+    return index >= 0 ? `step ${index + 1}, ${steps[index].title || stepId}` : `step ${stepId}`;
+  }
+
   function renderAnnotations() {
     const list = byId('annotation-list');
     list.replaceChildren(...feed.annotations.map((mark) => {
@@ -220,7 +227,7 @@ export function bindConsoleAr(live, { video, notify }) {
       const where = mark.anchored ? 'on the device' : 'pinned to the screen';
       return el('li', { className: 'annotation-item', 'data-testid': 'annotation-item', 'data-annotation-id': mark.id, 'data-anchored': String(Boolean(mark.anchored)) },
         el('span', { className: 'annotation-name' }, mark.text ? `${name} “${mark.text}”` : name),
-        ' ', el('span', { className: 'muted' }, `${where}${mark.step_id ? ` · step ${mark.step_id}` : ''}`),
+        ' ', el('span', { className: 'muted' }, `${where}${mark.step_id ? ` · ${stepName(mark.step_id)}` : ''}`),
         el('button', {
           type: 'button', className: 'secondary small', 'data-testid': 'annotation-remove', title: 'Remove this mark',
           'aria-label': `Remove ${name}`, onclick: () => {

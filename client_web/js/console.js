@@ -115,7 +115,8 @@ function showEnded(text) {
   const banner = byId('ended-banner');
   banner.replaceChildren(text, caseId ? ' · ' : '', caseId ? el('a', { href: `/cases/${encodeURIComponent(caseId)}` }, 'Back to the case') : '');
   banner.hidden = false;
-  for (const id of ['chat-input', 'chat-send', 'end-session']) byId(id).disabled = true;
+  for (const id of ['chat-input', 'chat-send']) byId(id).disabled = true;
+  byId('end-session').hidden = true;
   if (ar) ar.disable();
   byId('invite').hidden = true;
   byId('presence').textContent = '';
@@ -133,7 +134,15 @@ function onStatus(live, status, detail) {
   if (status === 'joined') showRecording(byId('recording-badge'), live.state.recordingStatus);
 }
 
-async function onEndClick(live) {
+/** End session asks first: a slip of the mouse must not end a customer's call. */
+function onEndClick(live) {
+  const dialog = /** @type {HTMLDialogElement} */ (byId('end-dialog'));
+  dialog.returnValue = '';
+  dialog.addEventListener('close', () => { if (dialog.returnValue === 'end') endNow(live); }, { once: true });
+  dialog.showModal();
+}
+
+async function endNow(live) {
   const button = byId('end-session');
   button.disabled = true;
   if (live.state.joined && live.send(endSession())) return;
@@ -197,7 +206,10 @@ async function main() {
   ar = bindConsoleAr(live, { video, notify });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'expert', notify });
   bindErrors(live, notify);
-  live.signaling.on('presence', () => showPresence(live));
+  live.signaling.on('presence', (m) => {
+    showPresence(live);
+    if (m.detail) notify(m.detail, 'info');
+  });
   live.signaling.on('recording', (m) => showRecording(byId('recording-badge'), m.status));
   video.addEventListener('playing', () => { byId('video-placeholder').hidden = true; });
   byId('sound-button').addEventListener('click', () => {
@@ -205,6 +217,7 @@ async function main() {
     video.play().catch(() => {});
     byId('sound-button').hidden = true;
   });
+  byId('end-session').hidden = false;
   byId('end-session').addEventListener('click', () => onEndClick(live));
   live.start();
 }

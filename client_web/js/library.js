@@ -55,7 +55,8 @@ function renderResult(result) {
     result.outcome ? OUTCOMES[result.outcome] || result.outcome : 'open',
     result.procedures.length ? result.procedures.map((id) => (procedures.get(id) || { title: id }).title).join(', ') : null,
   ].filter(Boolean);
-  const moment = result.moment.why === 'start' ? 'from the start' : `at ${result.moment.why}`;
+  const { why } = result.moment;
+  const moment = why === 'start' ? 'from the start' : why === 'step' ? `at step ${result.moment.title}` : `at the ${why}`;
   return el('li', { 'data-session-id': result.session_id },
     el('a', { href: result.url, 'data-testid': 'library-result' }, `${result.case_title} — play ${moment}`),
     el('span', { className: 'meta' }, bits.join(' · ')),

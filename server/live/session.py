@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from signaling import (
     Annotate,
@@ -49,7 +49,7 @@ from ..recordings.recorder import Recorder
 from ..records.cases import set_case_procedure
 from ..records.database import Database
 from ..records.models import RepairSession
-from ..records.sessions import RecordingSummary, mark_ended, mark_live
+from ..records.sessions import RecordingSummary, load_session, mark_ended, mark_live
 from ..records.tokens import new_id
 from .ar import ARSession
 from .media.hub import SessionMedia
@@ -123,7 +123,10 @@ class LiveSession:
             if self._idle is not None:
                 self._idle.cancel()
                 self._idle = None
-            first_consent = message.role == "customer" and await self._customer_joined(message.consent)
+            if message.role == "customer":
+                await self._customer_decides(message.consent)
+            else:
+                self.registry.workers.warm_up()  # the expert may pick a procedure any moment
             self.events.join(message.role, username)
             settings = self.registry.settings
             await conn.send(
@@ -134,13 +137,13 @@ class LiveSession:
                         IceServer(urls=[s.url], username=s.username, credential=s.credential)
                         for s in settings.ice_servers
                     ],
-                    recording=self.recorder is not None,
+                    recording=self.recording_status() == "recording",
                     peers=self.machine.peers_seen_by(message.role),
                 )
             )
             status = RecordingStatus(status=self.recording_status())
-            if first_consent:
-                await self._carry_out(self.machine.broadcast(status))
+            if message.role == "customer":
+                await self._carry_out(self.machine.broadcast(status))  # both badges say the truth
             else:
                 await conn.send(status)
             await conn.send(self.ar.procedure_state())
@@ -148,25 +151,31 @@ class LiveSession:
                 await conn.send(AnnotationAdded(annotation=kept))
             await self._carry_out(actions)
 
-    async def _customer_joined(self, consent: bool) -> bool:
-        """The first customer join decides the consent, and recording starts at that moment.
-
-        Returns whether this join was that first one."""
-        first = self.consent is None
-        if first:
-            self.consent = consent
-            if consent:
+    async def _customer_decides(self, consent: bool) -> None:
+        """Consent is the customer's to give and to withdraw at every join (a reload, another device):
+        recording starts, pauses or resumes at that moment, in the same file, and the log says when.
+        Nothing is written while it is withdrawn."""
+        self.consent = consent
+        if consent:
+            if self.recorder is None:
                 self.recorder = Recorder(self.files.media)
                 self.media.start_recording(self.recorder)
                 self.events.recording_started()
-            self.events.consent(consent)
-        await run_blocking(mark_live, self.db, self.session_id, consent if first else None)
-        return first
+            elif self.recorder.paused:
+                self.recorder.resume()
+                self.media.request_keyframe()  # the file goes on at a keyframe
+                self.events.recording_resumed()
+        elif self.recorder is not None and not self.recorder.paused:
+            self.recorder.pause()
+            self.events.recording_paused()
+        self.events.consent(consent)
+        await run_blocking(mark_live, self.db, self.session_id, consent)
 
     def recording_status(self) -> RecordingState:
+        """What the badges show: recording, or not because the customer declined (or withdrew)."""
         if self.consent is False:
             return "declined"
-        return "recording" if self.recorder is not None else "none"
+        return "recording" if self.recorder is not None and not self.recorder.paused else "none"
 
     async def handle(self, conn: Connection, message: ClientMessage) -> None:
         role = self.machine.check_allowed(conn.id, message)
@@ -278,8 +287,12 @@ class LiveSession:
             self.events.close()
             await run_blocking(mark_ended, self.db, self.session_id, reason, recording)
             self.registry.forget(self)
-            # Told last, so whoever hears "ended" finds the recording finalised.
-            await self._carry_out(actions)
+            # Told last, so whoever hears "ended" finds the recording finalised; the badges first
+            # say what became of the recording.
+            final = await run_blocking(load_session, self.db, self.session_id)
+            status = RecordingStatus(status=cast(RecordingState, final.recording_status))
+            told = [Send(a.connection_id, status) for a in actions if isinstance(a, Send)]
+            await self._carry_out([*told, *actions])
             logger.info("session %s ended (%s); recording %s", self.session_id, reason, recording)
 
     async def _carry_out(self, actions: list[Action]) -> None:

@@ -30,20 +30,25 @@ from .timeline import ProcedureLookup, build_timeline
 STEP_EVENTS = (EventType.PROCEDURE_CHOSEN, EventType.STEP_CHANGED, EventType.SESSION_ENDED)
 
 
+StepSeconds = dict[tuple[str | None, str], float]
+
+
 @lru_cache(maxsize=2048)
-def _seconds_on_steps(path: str, _size: int, _mtime_ns: int, ended_at: datetime | None) -> dict[str, float]:
+def _seconds_on_steps(
+    path: str, _size: int, _mtime_ns: int, ended_at: datetime | None, case_procedure_id: str | None
+) -> StepSeconds:
     events, _cut_off = read_events(Path(path), STEP_EVENTS)
-    return build_timeline(events).seconds_on_steps(ended_at)
+    return build_timeline(events, case_procedure_id).seconds_on_steps(ended_at)
 
 
-def seconds_on_steps(events: Path, ended_at: datetime | None) -> dict[str, float]:
-    """Seconds a session spent on each step (``Timeline.seconds_on_steps``), read once per change of
-    its log (cached by path, size and mtime)."""
+def seconds_on_steps(events: Path, ended_at: datetime | None, case_procedure_id: str | None) -> StepSeconds:
+    """Seconds a session spent on each (procedure, step) (``Timeline.seconds_on_steps``), read once per
+    change of its log (cached by path, size and mtime)."""
     try:
         stat = events.stat()
     except FileNotFoundError:
         return {}
-    return dict(_seconds_on_steps(str(events), stat.st_size, stat.st_mtime_ns, ended_at))
+    return dict(_seconds_on_steps(str(events), stat.st_size, stat.st_mtime_ns, ended_at, case_procedure_id))
 
 
 def _rate(count: int, of: int) -> dict[str, Any]:
@@ -77,9 +82,10 @@ def _procedure_figures(
     reached: dict[str, int] = {}
     time_on: dict[str, list[float]] = {}
     for row in sessions:
-        for step_id, seconds in seconds_on_steps(
-            recording_files(recordings_dir, row.id).events, row.ended_at
-        ).items():
+        spent = seconds_on_steps(recording_files(recordings_dir, row.id).events, row.ended_at, procedure_id)
+        for (shown_procedure, step_id), seconds in spent.items():
+            if shown_procedure != procedure_id:
+                continue  # a step of another procedure shown in this session is not this one's
             reached[step_id] = reached.get(step_id, 0) + 1
             time_on.setdefault(step_id, []).append(seconds)
     fixed_by = {c.fixed_by_step: 0 for c in closed if c.fixed_by_step}

@@ -12,6 +12,8 @@ An ``ar`` summary says where the device was in the recorded frame at ``frame_t_m
 | ``leave`` | ``role`` | a participant left for good |
 | ``consent`` | ``given`` | the customer decided about the recording |
 | ``recording_started`` | | the recorder started |
+| ``recording_paused`` | | the customer withdrew consent: nothing is written from here |
+| ``recording_resumed`` | | the customer consented again: the same file goes on |
 | ``chat`` | ``id``, ``from_role``, ``text`` | a chat line was sent |
 | ``procedure_chosen`` | ``procedure_id`` (null: none), ``by`` | a procedure was picked or cleared |
 | ``step_changed`` | ``step_id``, ``index``, ``by`` | the current step changed |
@@ -57,6 +59,8 @@ class EventType(StrEnum):
     LEAVE = "leave"
     CONSENT = "consent"
     RECORDING_STARTED = "recording_started"
+    RECORDING_PAUSED = "recording_paused"
+    RECORDING_RESUMED = "recording_resumed"
     CHAT = "chat"
     PROCEDURE_CHOSEN = "procedure_chosen"
     STEP_CHANGED = "step_changed"
@@ -106,6 +110,12 @@ class EventLog:
 
     def recording_started(self) -> None:
         self._append(EventType.RECORDING_STARTED)
+
+    def recording_paused(self) -> None:
+        self._append(EventType.RECORDING_PAUSED)
+
+    def recording_resumed(self) -> None:
+        self._append(EventType.RECORDING_RESUMED)
 
     def chat(self, chat_id: str, from_role: str, text: str) -> None:
         self._append(EventType.CHAT, id=chat_id, from_role=from_role, text=text)

@@ -105,6 +105,8 @@ class Recorder:
         # stamped with, by the same rule as the frame's own place in the file.
         self._video_ms: dict[int, int] = {}
         self._video_order: deque[int] = deque()
+        self._paused = False
+        self._resumed = False  # video waits for a keyframe after a pause
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"recorder-{path.parent.name}", daemon=True)
         self._clocks: dict[TrackName, SourceClock] = {}
@@ -116,9 +118,29 @@ class Recorder:
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started_at) * 1000)
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Write nothing from now on (the customer withdrew consent) until :meth:`resume`."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Write again, into the same file: audio at once, video from its next keyframe (ask for one).
+        The file keeps the recording's clock, so the pause is a gap at its true place."""
+        self._paused = False
+        self._resumed = True
+
     def write(self, track: TrackName, packet: av.Packet) -> bool:
-        """Queue a received packet; never blocks. False if it had to be dropped (queue full)."""
+        """Queue a received packet; never blocks. False if it was not written (paused, queue full)."""
         assert packet.pts is not None and packet.time_base is not None
+        if self._paused:
+            return False
+        if self._resumed and track == "video":
+            if not packet.is_keyframe:
+                return False
+            self._resumed = False
         if len(self._pending) >= QUEUE_PACKETS or self._closing.is_set():
             self.dropped += 1
             if self.dropped % 100 == 1:

@@ -26,7 +26,7 @@ from ..records.models import Case, RepairSession
 from ..records.vocabulary import PLAYABLE_RECORDINGS
 from .eventlog import read_events
 from .files import recording_files
-from .timeline import Timeline, build_timeline
+from .timeline import ProcedureLookup, Timeline, build_timeline, step_title
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +165,16 @@ def _seconds(t_ms: int) -> str:
     return f"{t_ms / 1000:.3f}".rstrip("0").rstrip(".")
 
 
-def search_library(db: Database, recordings_dir: Path, query: LibraryQuery) -> list[dict[str, Any]]:
+def search_library(
+    db: Database,
+    recordings_dir: Path,
+    query: LibraryQuery,
+    procedures: ProcedureLookup = lambda _procedure_id: None,
+) -> list[dict[str, Any]]:
     """Recorded sessions (complete or partial) that match every given filter, newest first.
 
-    Each result names the moment to open: the chapter of ``step`` when it is given, else the
-    first chat line matching ``q``, else the start."""
+    Each result names the moment to open: the chapter of ``step`` when it is given (with the step's
+    title, through ``procedures``), else the first chat line matching ``q``, else the start."""
     refresh_index(db, recordings_dir)
     when = func.coalesce(RepairSession.started_at, RepairSession.created_at)
     statement = (
@@ -248,12 +253,19 @@ def search_library(db: Database, recordings_dir: Path, query: LibraryQuery) -> l
             if not matched_in:
                 continue
         hits = chat_hits.get(row.id, [])
+        used = procedures_of.get(row.id) or ([case.procedure_id] if case.procedure_id else [])
+        moment_of: dict[str, Any]
         if query.step:
-            moment, why = step_at[row.id], f"step {query.step}"
+            moment = step_at[row.id]
+            owner = query.procedure or next(
+                (p for p in used if (loaded := procedures(p)) is not None and query.step in loaded.step_ids()),
+                None,
+            )
+            moment_of = {"why": "step", "step_id": query.step, "title": step_title(procedures, owner, query.step)}
         elif hits:
-            moment, why = hits[0]["t_ms"], "chat"
+            moment, moment_of = hits[0]["t_ms"], {"why": "chat"}
         else:
-            moment, why = 0, "start"
+            moment, moment_of = 0, {"why": "start"}
         results.append(
             {
                 "session_id": row.id,
@@ -262,12 +274,12 @@ def search_library(db: Database, recordings_dir: Path, query: LibraryQuery) -> l
                 "device_model": case.device_model,
                 "outcome": case.outcome,
                 "case_status": case.status,
-                "procedures": procedures_of.get(row.id) or ([case.procedure_id] if case.procedure_id else []),
+                "procedures": used,
                 "started_at": iso(row.started_at or row.created_at),
                 "recording_status": row.recording_status,
                 "duration_s": row.recording_duration_s,
                 "matched_in": matched_in,
-                "moment": {"t_ms": moment, "why": why},
+                "moment": {"t_ms": moment, **moment_of},
                 "url": f"/playback/{row.id}#t={_seconds(moment)}",
                 "chat_hits": [
                     {**hit, "url": f"/playback/{row.id}#t={_seconds(hit['t_ms'])}"} for hit in hits

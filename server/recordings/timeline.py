@@ -1,10 +1,10 @@
 """The timeline of a recorded session: one walk over its event log, read by everyone.
 
 Which procedure and step were shown when (and the chapters they make), the chat, the expert's
-marks with when each was added and removed, the AR summaries, the consent and whether the
-session was cut off. The player API, exports (chapters and burned-in overlays), the library's
-search index and the outcome analytics all read a session through :func:`build_timeline`, so
-they cannot tell its story differently.
+marks with when each was added and removed, the AR summaries, the customer's consent at each join
+(given, withdrawn, given again) and whether the session was cut off. The player API, exports
+(chapters and burned-in overlays), the library's search index and the outcome analytics all read a
+session through :func:`build_timeline`, so they cannot tell its story differently.
 
 Times are ``t_ms``, ms on the recording's clock, which is also the WebM's own clock (Chromium
 reports ``currentTime`` as the file's timestamps, so video seconds = ``t_ms / 1000``). Events
@@ -75,6 +75,15 @@ class ArSummary:
 
 
 @dataclass(frozen=True)
+class ConsentChange:
+    """The customer's decision about the recording at one join (given, or declined/withdrawn)."""
+
+    at: datetime | None
+    t_ms: int
+    given: bool
+
+
+@dataclass(frozen=True)
 class Chapter:
     start_ms: int
     end_ms: int
@@ -103,7 +112,7 @@ class Timeline:
     chat: list[ChatLine] = field(default_factory=list)
     marks: list[MarkSpan] = field(default_factory=list)
     ar: list[ArSummary] = field(default_factory=list)
-    consent: bool | None = None
+    consent_changes: list[ConsentChange] = field(default_factory=list)
     recovered: bool = False
     ended_at: datetime | None = None
     last_t_ms: int = 0
@@ -131,17 +140,19 @@ class Timeline:
             )
         return chapters
 
-    def seconds_on_steps(self, ended_at: datetime | None) -> dict[str, float]:
-        """Wall-clock seconds on each step: from its change to the next one, or to the session's end
-        (its ``session_ended`` event, else ``ended_at``). A step shown twice adds up."""
+    def seconds_on_steps(self, ended_at: datetime | None) -> dict[tuple[str | None, str], float]:
+        """Wall-clock seconds on each (procedure, step): from its change to the next one, or to the
+        session's end (its ``session_ended`` event, else ``ended_at``). A step shown twice adds up;
+        steps of two procedures shown in one session stay apart."""
         end = self.ended_at or ended_at
-        seconds: dict[str, float] = {}
+        seconds: dict[tuple[str | None, str], float] = {}
         for index, shown in enumerate(self.shown):
             if shown.step_id is None or shown.at is None:
                 continue
             stop = self.shown[index + 1].at if index + 1 < len(self.shown) else end
             spent = max((stop - shown.at).total_seconds(), 0.0) if stop is not None else 0.0
-            seconds[shown.step_id] = seconds.get(shown.step_id, 0.0) + spent
+            key = (shown.procedure_id, shown.step_id)
+            seconds[key] = seconds.get(key, 0.0) + spent
         return seconds
 
 
@@ -220,7 +231,7 @@ def build_timeline(events: list[Event], default_procedure_id: str | None = None)
                 )
             )
         elif kind == EventType.CONSENT:
-            timeline.consent = bool(event.get("given"))
+            timeline.consent_changes.append(ConsentChange(event_at(event), at_ms, bool(event.get("given"))))
         elif kind == EventType.SESSION_ENDED:
             timeline.ended_at = event_at(event)
             timeline.recovered = timeline.recovered or bool(event.get("recovered"))

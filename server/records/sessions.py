@@ -45,14 +45,13 @@ def recording_status_for_consent(given: bool) -> RecordingState:
 def recording_status_at_end(
     current: str, recording: RecordingSummary | None, cut_off: bool
 ) -> tuple[str, float | None]:
-    """The recording's status and duration once its session ended: a recording being written
-    becomes ``complete`` (``partial`` if ``cut_off``), or ``none`` when no media was ever written;
-    any other status stays as it is."""
-    if current != "recording" or recording is None:
-        return current, None
-    if not recording.media_exists:
-        return "none", None
-    return ("partial" if cut_off else "complete"), recording.duration_s
+    """The recording's status and duration once its session ended. With a file that holds media it is
+    ``complete`` (``partial`` if ``cut_off``), whatever the consent was at the end: a customer who
+    withdrew consent midway leaves what was recorded before. Without one, a ``recording`` status
+    becomes ``none`` (no video ever arrived) and any other stays as it is (``declined``)."""
+    if recording is not None and recording.media_exists:
+        return ("partial" if cut_off else "complete"), recording.duration_s
+    return ("none" if current == "recording" else current), None
 
 
 # --- making and reading ----------------------------------------------------------------------------
@@ -109,7 +108,8 @@ def live_session_ids(db: Database) -> list[str]:
 
 def mark_live(db: Database, session_id: str, consent: bool | None = None) -> None:
     """Someone joined: ``created -> live`` (the start time is the first join). With ``consent`` (the
-    customer's first decision), the consent and the recording status it implies are stored too."""
+    customer's decision at this join), the consent and the recording status it implies are stored
+    too; the log keeps every decision (``consent`` events)."""
     with db.session() as s:
         row = s.get(RepairSession, session_id)
         if row is None:

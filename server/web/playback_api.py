@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..blocking import run_blocking
+from ..clock import iso
 from ..recordings.playback import load_playback
 from ..recordings.search import LibraryQuery, parse_date, search_library
 from ..records.vocabulary import OUTCOMES
@@ -61,6 +62,9 @@ async def playback_get(request: Request) -> JSONResponse:
                 }
                 for summary in timeline.ar
             ],
+            "consent": [
+                {"at": iso(c.at), "t_ms": c.t_ms, "given": c.given} for c in timeline.consent_changes
+            ],
             "snapshots": [snapshot_json(session_id, s) for s in playback.snapshots],
             "warnings": playback.warnings,
             "events_cut_off": playback.events_cut_off,
@@ -104,7 +108,9 @@ async def library_search(request: Request) -> JSONResponse:
     await run_blocking(require_staff, request)
     query = parse_library_query(dict(request.query_params))
     found = services(request)
-    results = await run_blocking(search_library, found.db, found.settings.recordings_dir, query)
+    results = await run_blocking(
+        search_library, found.db, found.settings.recordings_dir, query, found.procedures.get
+    )
     return JSONResponse({"results": results, "count": len(results)})
 
 

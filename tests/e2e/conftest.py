@@ -183,6 +183,12 @@ def open_console_for_new_case(expert: Any, server: RunningServer, title: str) ->
     return expert.url.rsplit("/", 1)[1], customer_url
 
 
+def end_session(expert: Any) -> None:
+    """As the expert does it: End session, then confirm in the question that follows."""
+    expert.get_by_test_id("end-session").click()
+    expert.get_by_test_id("end-session-confirm").click()
+
+
 def customer_joins(customer: Any, customer_url: str) -> float:
     """The customer opens the link, consents and starts the camera; returns when they clicked."""
     customer.goto(customer_url)

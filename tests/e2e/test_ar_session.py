@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     TwoPages,
     customer_joins,
     draw_arrow_on_frozen_frame,
+    end_session,
     open_console_for_new_case,
     overlay_alpha_js,
     wait_until,
@@ -155,7 +156,7 @@ def test_ar_overlay_marks_and_steps_on_both_screens(
     assert page_errors == []
 
     # Every AR event is in the session's event log.
-    expert.get_by_test_id("end-session").click()
+    end_session(expert)
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as api:
         recording = wait_until(
             lambda: (lambda r: r if r.get("status") == "complete" else None)(

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     RunningServer,
     TwoPages,
     customer_joins,
+    end_session,
     grab_video_frame,
     open_console_for_new_case,
     wait_until,
@@ -112,7 +113,7 @@ def test_live_session_end_to_end(
 
     # The expert ends the session; both pages say so.
     time.sleep(2.0)
-    expert.get_by_test_id("end-session").click()
+    end_session(expert)
     wait_until(lambda: customer.get_by_test_id("session-ended").is_visible(), 10, "the end at the customer")
     assert page_errors == []
 

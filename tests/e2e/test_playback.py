@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     TwoPages,
     customer_joins,
     draw_arrow_on_frozen_frame,
+    end_session,
     open_console_for_new_case,
     overlay_alpha_js,
     project,
@@ -93,7 +94,7 @@ def record_session(server: RunningServer, pages: TwoPages) -> str:
     expert.get_by_test_id("step-next").click()
     wait_until(lambda: expert.evaluate(PROCEDURE_STEP) == "press", 10, "step 3")
     time.sleep(1.5)
-    expert.get_by_test_id("end-session").click()
+    end_session(expert)
     wait_until(lambda: customer.get_by_test_id("session-ended").is_visible(), 10, "the end at the customer")
     assert pages.errors == []
     return session_id

@@ -16,7 +16,7 @@ def test_joining_tells_the_other_side() -> None:
     machine = SessionMachine("s")
     assert machine.join("customer", "c1") == []  # nobody to tell yet
     actions = machine.join("expert", "e1")
-    assert [m.model_dump() for m in sent(actions, "c1")] == [
+    assert [m.model_dump(exclude_none=True) for m in sent(actions, "c1")] == [
         {"type": "presence", "role": "expert", "status": "joined"}
     ]
     assert machine.peers_seen_by("expert") == {"customer": "joined"}
@@ -32,6 +32,16 @@ def test_a_newer_tab_replaces_the_older_one_which_is_told_and_closed() -> None:
     with pytest.raises(ProtocolError) as caught:
         machine.check_allowed("c1", ChatSend(text="from the old tab"))
     assert caught.value.code == "not_joined"
+
+
+def test_the_other_side_is_told_when_a_page_is_taken_over_by_another_tab() -> None:
+    machine = SessionMachine("s")
+    machine.join("expert", "e1")
+    first = machine.join("customer", "c1")
+    assert sent(first, "e1")[0].detail is None
+    taken_over = machine.join("customer", "c2")
+    (told,) = sent(taken_over, "e1")
+    assert told.status == "joined" and "another tab or device" in (told.detail or "")
 
 
 def test_only_the_expert_may_end_the_session() -> None:

@@ -171,13 +171,20 @@ def forward_receiver(
     return forwarder
 
 
-def remote_ssrc(receiver: RTCRtpReceiver) -> int | None:
-    sources = receiver.getSynchronizationSources()
-    return sources[0].source if sources else None
+def remote_ssrcs(receiver: RTCRtpReceiver) -> list[int]:
+    """The SSRCs the receiver heard in the last 10 s: the media stream's, and its retransmission
+    stream's (RTX) when the sender uses one. Which is which is not public in aiortc."""
+    return [source.source for source in receiver.getSynchronizationSources()]
 
 
 class KeyframeRequester:
-    """Asks the original sender (the phone) for a keyframe, at most once per ``min_interval_s``."""
+    """Asks the original sender (the phone) for a keyframe, at most once per ``min_interval_s``.
+
+    The PLI (RFC 4585 section 6.3.1) goes to every SSRC the phone sends on. Chrome probes the link
+    with padding on its RTX SSRC from the first second, so the first SSRC heard can be the RTX one;
+    a PLI naming it is ignored, and VP8 then waits for the encoder's next keyframe of its own (6 to
+    8 s here, or much longer: the "AR never starts" of issue 10). A PLI naming an SSRC that is not a
+    media stream is dropped by the sender, so asking on each costs one small RTCP packet."""
 
     def __init__(self, receiver: RTCRtpReceiver, min_interval_s: float = 0.5) -> None:
         self.receiver = receiver
@@ -186,11 +193,12 @@ class KeyframeRequester:
 
     def request(self) -> None:
         now = time.monotonic()
-        ssrc = remote_ssrc(self.receiver)
-        if ssrc is None or now - self._last < self.min_interval_s:
+        ssrcs = remote_ssrcs(self.receiver)
+        if not ssrcs or now - self._last < self.min_interval_s:
             return
         self._last = now
-        asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
+        for ssrc in ssrcs:
+            asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
 
 
 def redirect_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None]) -> None:

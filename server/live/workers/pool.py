@@ -352,6 +352,13 @@ class MediaWorkers:
             channel.attach(worker)
         return channel
 
+    def warm_up(self) -> None:
+        """Start a worker now if none is running, so the first AR of a session does not wait for a
+        process to start (about 1 s of imports). Call on the event loop when AR may soon be wanted."""
+        self._loop = asyncio.get_running_loop()
+        if not self.workers and not self._closed:
+            self._start()
+
     def detach(self, channel: SessionChannel) -> None:
         if self.channels.get(channel.session_id) is channel:
             del self.channels[channel.session_id]
@@ -359,8 +366,13 @@ class MediaWorkers:
             channel.worker.sessions.discard(channel.session_id)
 
     def _least_loaded(self) -> WorkerProcess | None:
+        """An idle worker if there is one, else a new one while there are fewer than ``size``, else
+        the one with the fewest sessions."""
         if self._closed:
             return None
+        idle = [w for w in self.workers if not w.sessions]
+        if idle:
+            return idle[0]
         if len(self.workers) < self.size:
             return self._start()
         return min(self.workers, key=lambda w: len(w.sessions))

@@ -128,10 +128,12 @@ def worker_process_main(conn: Connection) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the server shuts its workers down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     media worker: %(message)s")
-    try:
-        import cv2
+    import cv2
 
-        cv2.setNumThreads(1)  # a worker is one core's worth of work; the pool has one per core
-    except ImportError:  # pragma: no cover - OpenCV is a requirement
-        pass
+    cv2.setNumThreads(1)  # a worker is one core's worth of work; the pool has one per core
+    try:
+        # Imported now, while nobody waits: the first pipeline with hands is built faster.
+        import mediapipe.tasks.python.vision  # noqa: F401
+    except ImportError:
+        pass  # without mediapipe, vision runs without hands
     WorkerLoop(conn).serve()

@@ -222,3 +222,33 @@ def test_the_dashboard_page_is_served_to_staff_only(trainer_client: TestClient, 
     assert "script-src 'self'" in response.headers["content-security-policy"]
     signed_out = client.get("/dashboard", follow_redirects=False)
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/?next=/dashboard"
+
+
+def test_steps_of_another_procedure_shown_in_a_session_are_not_counted_under_the_cases(
+    app: Starlette, client: TestClient, trainer_client: TestClient
+) -> None:
+    """The dashboard once listed the router's place-device under the board procedure: the expert had
+    tried the router procedure first in a session whose case ended up on the board procedure."""
+    db: Database = app.state.services.db
+    recordings = app.state.services.settings.recordings_dir
+    case_id = add_case(db, BOARD, "fixed_remotely")
+    session_id = add_session(db, case_id, DAY, 10)
+
+    def at(seconds: int) -> str:
+        return (DAY + timedelta(seconds=seconds)).isoformat(timespec="milliseconds") + "Z"
+
+    lines = [
+        {"at": at(0), "t_ms": 0, "type": "procedure_chosen", "procedure_id": ROUTER, "by": "expert"},
+        {"at": at(0), "t_ms": 0, "type": "step_changed", "step_id": "place-device", "index": 0},
+        {"at": at(60), "t_ms": 60_000, "type": "procedure_chosen", "procedure_id": BOARD, "by": "expert"},
+        {"at": at(60), "t_ms": 60_000, "type": "step_changed", "step_id": "locate", "index": 0},
+        {"at": at(600), "t_ms": 600_000, "type": "session_ended", "reason": "done"},
+    ]
+    path = recording_files(recordings, session_id).events
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    figures = trainer_client.get(f"/api/analytics?{RANGE}").json()["procedures"]
+    board = next(f for f in figures if f["procedure_id"] == BOARD)
+    steps = {s["step_id"]: s for s in board["steps"]}
+    assert "place-device" not in steps
+    assert steps["locate"]["sessions_reached"] == 1 and steps["locate"]["median_time_on_step_s"] == 540.0

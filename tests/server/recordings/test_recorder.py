@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from server.clock import utcnow
 from server.config import Settings
 from server.recordings.eventlog import read_events
 from server.recordings.files import recording_files
-from server.recordings.recorder import MediaSample, SourceClock, probe_duration_s, vp8_frame_size
+from server.recordings.recorder import MediaSample, Recorder, SourceClock, probe_duration_s, vp8_frame_size
 from server.recordings.recovery import recover_unfinished_sessions
 from server.records.models import Case, RepairSession
 from tests.server.synthetic_packets import VIDEO_TB, opus_packets, record, vp8_packets
@@ -57,6 +58,31 @@ def test_a_recording_plays_with_all_its_tracks(tmp_path: Path) -> None:
         assert sorted(s.type for s in container.streams) == ["audio", "audio", "video"]
         assert sum(1 for _ in container.decode(video=0)) == 60
     assert probe_duration_s(path) == pytest.approx(duration, abs=0.05)
+
+
+def test_nothing_is_written_while_paused_and_video_resumes_at_a_keyframe(tmp_path: Path) -> None:
+    """Consent withdrawn then given again: one file, a gap where nothing was written."""
+    path = tmp_path / "recording.webm"
+    video = vp8_packets(90)  # keyframes: the first only (libvpx's default here)
+    assert [p.is_keyframe for p in video].count(True) == 1
+    recorder = Recorder(path)
+    written = []
+    for index, packet in enumerate(video):
+        if index == 30:
+            recorder.pause()
+        if index == 60:
+            recorder.resume()
+        if index == 70:
+            packet.is_keyframe = True  # stands for the keyframe the phone sends when asked
+        if recorder.write("video", packet):
+            written.append(index)
+        time.sleep(1 / 30)
+    recorder.close()
+    assert written == [*range(30), *range(70, 90)]
+    with av.open(str(path)) as container:
+        times = [float(p.pts * p.time_base) for p in container.demux(video=0) if p.pts is not None]
+    gap = max(b - a for a, b in zip(times, times[1:], strict=False))
+    assert len(times) == 50 and 1.2 < gap < 1.6  # 40 frames at 30 fps were not written
 
 
 def test_packets_before_the_first_keyframe_are_not_written(tmp_path: Path) -> None:

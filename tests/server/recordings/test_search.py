@@ -101,7 +101,12 @@ def test_procedure_step_and_outcome(library: dict[str, dict[str, str]], trainer_
     assert found(trainer_client, procedure="router-cable-reseat") == []
     step = found(trainer_client, step="find-header")
     assert sessions(step) == [board]
-    assert step[0]["url"] == f"/playback/{board}#t=0.7" and step[0]["moment"]["why"] == "step find-header"
+    assert step[0]["url"] == f"/playback/{board}#t=0.7" and step[0]["moment"] == {
+        "t_ms": 700,
+        "why": "step",
+        "step_id": "find-header",
+        "title": "2. Find header J5",
+    }
     assert found(trainer_client, procedure="router-cable-reseat", step="find-header") == []
     assert found(trainer_client, step="press") == []
     assert sessions(found(trainer_client, outcome="no_fault_found")) == [library["router"]["session_id"]]

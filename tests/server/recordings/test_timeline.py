@@ -124,11 +124,22 @@ def test_seconds_on_steps_add_up_returns_and_stop_at_the_end_or_a_cleared_proced
         {"at": at(10), "t_ms": None, "type": "step_changed", "step_id": "b", "index": 1},
         {"at": at(15), "t_ms": None, "type": "step_changed", "step_id": "a", "index": 0},
     ]
-    assert build_timeline(events).seconds_on_steps(datetime(2026, 11, 10, 9, 0, 45)) == {"a": 40.0, "b": 5.0}
+    end = datetime(2026, 11, 10, 9, 0, 45)
+    assert build_timeline(events, "p").seconds_on_steps(end) == {("p", "a"): 40.0, ("p", "b"): 5.0}
     ended = [*events, {"at": at(20), "t_ms": None, "type": "session_ended", "reason": "done"}]
-    assert build_timeline(ended).seconds_on_steps(None) == {"a": 15.0, "b": 5.0}
+    assert build_timeline(ended, "p").seconds_on_steps(None) == {("p", "a"): 15.0, ("p", "b"): 5.0}
     cleared = [*events, {"at": at(18), "t_ms": None, "type": "procedure_chosen", "procedure_id": None}]
-    assert build_timeline(cleared).seconds_on_steps(datetime(2026, 11, 10, 9, 0, 45)) == {"a": 13.0, "b": 5.0}
+    assert build_timeline(cleared, "p").seconds_on_steps(end) == {("p", "a"): 13.0, ("p", "b"): 5.0}
+    other = [
+        *events,
+        {"at": at(18), "t_ms": None, "type": "procedure_chosen", "procedure_id": "q"},
+        {"at": at(18), "t_ms": None, "type": "step_changed", "step_id": "a", "index": 0},
+    ]
+    assert build_timeline(other, "p").seconds_on_steps(end) == {
+        ("p", "a"): 13.0,
+        ("p", "b"): 5.0,
+        ("q", "a"): 27.0,
+    }
 
 
 def test_malformed_events_are_skipped() -> None:

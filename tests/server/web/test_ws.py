@@ -149,6 +149,56 @@ def test_declined_consent_means_no_recording_and_the_case_says_so(setup: Setup) 
     assert session["recording"]["media_url"] is None
 
 
+def test_consent_is_asked_at_every_join_and_both_badges_follow_it(setup: Setup) -> None:
+    """A reload (a new socket) that declines stops the recording, tells both sides, and the log says
+    when; a later join that consents starts it again."""
+    with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+        join_expert(setup, expert)
+        assert receive_until(expert, "recording")["status"] == "none"
+        with setup.client.websocket_connect("/ws") as first:
+            join_customer(setup, first, consent=True)
+            assert receive_until(expert, "recording")["status"] == "recording"
+            with setup.client.websocket_connect("/ws") as reloaded:
+                joined = join_customer(setup, reloaded, consent=False)  # the page reloaded, box unticked
+                assert joined["recording"] is False
+                assert receive_until(reloaded, "recording")["status"] == "declined"
+                assert receive_until(expert, "recording")["status"] == "declined"
+                row = setup.client.get(f"/api/sessions/{setup.session_id}", headers=setup.auth).json()
+                assert row["consent"] is False and row["recording"]["status"] == "declined"
+            with setup.client.websocket_connect("/ws") as again:
+                join_customer(setup, again, consent=True)
+                assert receive_until(again, "recording")["status"] == "recording"
+                assert receive_until(expert, "recording")["status"] == "recording"
+            expert.send_json({"type": "end_session"})
+            assert receive_until(expert, "recording")["status"] == "none"  # no video ever arrived
+            assert receive_until(expert, "session_ended")
+    events = setup.client.get(f"/api/sessions/{setup.session_id}/recording/events", headers=setup.auth).text
+    kinds = [json.loads(line) for line in events.splitlines()]
+    consents = [e["given"] for e in kinds if e["type"] == "consent"]
+    assert consents == [True, False, True]
+    order = [e["type"] for e in kinds if e["type"].startswith("recording_") or e["type"] == "consent"]
+    assert order == [
+        "recording_started",
+        "consent",
+        "recording_paused",
+        "consent",
+        "recording_resumed",
+        "consent",
+    ]
+
+
+def test_a_snapshot_is_refused_while_consent_is_withdrawn(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws") as customer:
+        join_customer(setup, customer, consent=True)
+        with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+            join_expert(setup, expert)
+            with setup.client.websocket_connect("/ws") as reloaded:
+                join_customer(setup, reloaded, consent=False)
+                expert.send_json({"type": "snapshot"})
+                error = receive_until(expert, "error")
+                assert error["code"] == "no_consent"
+
+
 def test_customer_cannot_end_the_session(setup: Setup) -> None:
     with setup.client.websocket_connect("/ws") as customer:
         join_customer(setup, customer)
