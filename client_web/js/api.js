@@ -52,6 +52,23 @@ export async function api(path, { method = 'GET', body, redirectOn401 = true } =
 
 /** The signed-in user: {username, role}. */
 export const getMe = () => api('/api/me');
+/**
+ * Change the signed-in user's own password (POST /api/password): {username, role}.
+ * @param {string} currentPassword @param {string} newPassword
+ */
+export const changePassword = (currentPassword, newPassword) => api('/api/password', {
+  method: 'POST', body: { current_password: currentPassword, new_password: newPassword },
+});
+
+/** Staff accounts, oldest first (admins only): [{id, username, role, created_at, disabled, must_change_password}]. */
+export const listUsers = () => api('/api/users').then((data) => data.users);
+/** @param {string} id an account's id: it can no longer sign in, its cookies and tokens stop working */
+export const disableUser = (id) => api(`/api/users/${encodeURIComponent(id)}/disable`, { method: 'POST' });
+/** @param {string} id */
+export const enableUser = (id) => api(`/api/users/${encodeURIComponent(id)}/enable`, { method: 'POST' });
+/** @param {string} id a new one-time password for the account: {user, password} (shown once) */
+export const resetUserPassword = (id) => api(`/api/users/${encodeURIComponent(id)}/password`, { method: 'POST' });
+
 /** All cases, newest first (without sessions). */
 export const listCases = () => api('/api/cases').then((data) => data.cases);
 /** @param {string} id */

@@ -1,4 +1,4 @@
-"""The ``repairsight`` command: run the server, add users, make API tokens, export, purge, vision tools.
+"""The ``repairsight`` command: run the server, manage users and API tokens, export, purge, vision tools.
 
 Every subcommand works on a fresh data directory (the database is made on first use), so
 ``repairsight user add`` or ``token create`` can run before the server has ever started.
@@ -85,14 +85,43 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--password-stdin",
         action="store_true",
-        help="read the password from the first line of stdin (default: generate one)",
+        help="read the password from the first line of stdin (default: generate a one-time password, "
+        "which must be changed at the first sign-in)",
     )
+    user_commands.add_parser(
+        "list", parents=[common], help="list the staff accounts (role, created, disabled, password to change)"
+    )
+    passwd = user_commands.add_parser("passwd", parents=[common], help="set a new password for an account")
+    passwd.add_argument("username")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (default: generate a one-time password, "
+        "which must be changed at the next sign-in)",
+    )
+    disable = user_commands.add_parser(
+        "disable",
+        parents=[common],
+        help="stop an account: no sign-in, and its signed-in browsers and API tokens stop working",
+    )
+    disable.add_argument("username")
+    enable = user_commands.add_parser("enable", parents=[common], help="let a disabled account sign in again")
+    enable.add_argument("username")
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_commands.add_parser("create", parents=[common], help="print a new API token on stdout")
     create.add_argument("--user", help="the token's owner (default: the first admin)")
     create.add_argument("--label", default="", help="a note saying what the token is for")
+    token_list = token_commands.add_parser(
+        "list", parents=[common], help="list API tokens: id, owner, label, created (never the secret)"
+    )
+    token_list.add_argument("--user", help="only this user's tokens")
+    revoke = token_commands.add_parser(
+        "revoke", parents=[common], help="delete an API token; it stops working"
+    )
+    # Ids are random URL-safe text and may start with "-": write them after "--" then.
+    revoke.add_argument("token_id", help="the id from 'token list' (one starting with '-' goes after '--')")
 
     commands.add_parser("vision", add_help=False, help="vision tools (see 'repairsight vision --help')")
     records.add_parsers(commands, common)
@@ -110,11 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.tls_key and args.self_signed:
                 parser.error("--tls-key goes with --tls-cert, not with --self-signed")
             return serve.run(args)
-        if args.command == "user":
-            return accounts.user_add(args)
         if args.command in ("export", "purge"):
             return records.run(args)
-        return accounts.token_create(args)
+        return accounts.run(args)  # user, token
     except CliError as exc:
         err(f"repairsight: error: {exc}")
         return 2

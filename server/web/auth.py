@@ -2,19 +2,33 @@
 
 A customer link token is answered with 403 on staff routes ("you are known, and not allowed
 here") rather than 401, so a script that mixes up tokens gets an error that says which token it
-sent. These read the database: call them through ``run_blocking`` from async code.
+sent. So is a token of a disabled account (``account_disabled``), and a sign-in with a one-time
+password (``password_change_required``) on every staff route but changing it. These read the
+database: call them through ``run_blocking`` from async code.
 """
 
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from ..records.accounts import Principal, principal_for_token, principal_for_user_id
+from ..records.accounts import AccountDisabled, Principal, principal_for_token, principal_for_user_id
 from .errors import ApiError
 from .state import services
 
 # Who may change cases and run sessions (trainers read).
 EDITORS = ("expert", "admin")
+# Where a one-time password is changed: the page, and the route it posts to.
+PASSWORD_PAGE = "/password"
+PASSWORD_ROUTE = "/api/password"
+
+
+def password_change_required() -> ApiError:
+    return ApiError(
+        403,
+        "password_change_required",
+        "you signed in with a one-time password: choose your own first "
+        f"(the page {PASSWORD_PAGE}, or POST {PASSWORD_ROUTE} with current_password and new_password)",
+    )
 
 
 def resolve_principal(conn: HTTPConnection) -> Principal | None:
@@ -30,7 +44,10 @@ def resolve_principal(conn: HTTPConnection) -> Principal | None:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "send the API token as 'Authorization: Bearer <token>'")
-        principal = principal_for_token(db, token)
+        try:
+            principal = principal_for_token(db, token)
+        except AccountDisabled as exc:
+            raise ApiError(403, exc.code, exc.message) from None
         if principal is None:
             raise ApiError(
                 401, "unauthorized", "unknown API token; create one with 'repairsight token create'"
@@ -42,13 +59,17 @@ def resolve_principal(conn: HTTPConnection) -> Principal | None:
     return principal_for_user_id(db, user_id)
 
 
-def require_staff(conn: HTTPConnection) -> Principal:
-    """The signed-in staff user; 401 when nobody is signed in, 403 for a customer link token."""
+def require_staff(conn: HTTPConnection, *, password_change_ok: bool = False) -> Principal:
+    """The signed-in staff user; 401 when nobody is signed in, 403 for a customer link token, and
+    403 ``password_change_required`` for a sign-in with a one-time password, unless
+    ``password_change_ok`` (the one route that changes it)."""
     principal = resolve_principal(conn)
     if principal is None:
         raise ApiError(401, "unauthorized", "sign in first, or send 'Authorization: Bearer <API token>'")
     if not principal.is_staff:
         raise ApiError(403, "forbidden", "a customer link cannot be used here; use a staff API token")
+    if principal.must_change_password and not password_change_ok:
+        raise password_change_required()
     return principal
 
 

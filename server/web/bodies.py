@@ -34,6 +34,14 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChangeBody(BaseModel):
+    # Not stripped, like LoginBody: spaces at either end of a password are part of it.
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 class CaseCreate(_Body):
     title: str = Field(min_length=1, max_length=200)
     customer_name: str = Field(default="", max_length=200)

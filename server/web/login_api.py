@@ -1,4 +1,5 @@
-"""Signing in and out: the sign-in page's form, the JSON sign-in for scripts, and who is signed in."""
+"""Signing in and out, and changing one's own password: the sign-in page's form, the JSON sign-in
+for scripts, who is signed in, and the change that a one-time password must go through first."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
-from ..records.accounts import verify_login
-from .auth import require_staff
-from .bodies import LoginBody, parse_json, read_form
-from .errors import ApiError
+from ..records.accounts import AccountDisabled, Principal, change_password, verify_login
+from .auth import PASSWORD_PAGE, PASSWORD_ROUTE, password_change_required, require_staff
+from .bodies import LoginBody, PasswordChangeBody, parse_json, read_form
+from .errors import ApiError, error_response
 from .state import services
 
 
@@ -23,29 +24,65 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
+def password_page_url(target: str) -> str:
+    """The change-password page, telling it the change is required and where to go after."""
+    return f"{PASSWORD_PAGE}?required=1" + ("" if target == "/" else f"&next={quote(target, safe='')}")
+
+
+def login_error_url(error: str, target: str) -> str:
+    return f"/?error={error}" if target == "/" else f"/?error={error}&next={quote(target, safe='')}"
+
+
+def sign_in(request: Request, principal: Principal) -> None:
+    request.session.clear()
+    request.session["user_id"] = principal.user_id
+
+
 async def login_form(request: Request) -> Response:
     """POST /login from the sign-in page. ``next`` comes as a form field or a query parameter."""
     form = await read_form(request)
     target = safe_next(form.get("next") or request.query_params.get("next"))
-    principal = await run_blocking(
-        verify_login, services(request).db, form.get("username", ""), form.get("password", "")
-    )
+    try:
+        principal = await run_blocking(
+            verify_login, services(request).db, form.get("username", ""), form.get("password", "")
+        )
+    except AccountDisabled:
+        return RedirectResponse(login_error_url("disabled", target), status_code=303)
     if principal is None:
-        query = "error=1" if target == "/" else f"error=1&next={quote(target, safe='')}"
-        return RedirectResponse(f"/?{query}", status_code=303)
-    request.session.clear()
-    request.session["user_id"] = principal.user_id
+        return RedirectResponse(login_error_url("1", target), status_code=303)
+    sign_in(request, principal)
+    if principal.must_change_password:
+        return RedirectResponse(password_page_url(target), status_code=303)
     return RedirectResponse(target, status_code=303)
 
 
-async def api_login(request: Request) -> JSONResponse:
+async def api_login(request: Request) -> Response:
+    """POST /api/login. A one-time password signs in only far enough to change it: the cookie is
+    set, and the answer is 403 ``password_change_required`` so a script stops here and says why."""
     body = await parse_json(request, LoginBody)
-    principal = await run_blocking(verify_login, services(request).db, body.username, body.password)
+    try:
+        principal = await run_blocking(verify_login, services(request).db, body.username, body.password)
+    except AccountDisabled as exc:
+        raise ApiError(403, exc.code, exc.message) from None
     if principal is None:
         raise ApiError(401, "unauthorized", "wrong username or password")
-    request.session.clear()
-    request.session["user_id"] = principal.user_id
+    sign_in(request, principal)
+    if principal.must_change_password:
+        # Returned rather than raised, so the answer is plainly the one that carries the cookie.
+        refused = password_change_required()
+        return error_response(refused.status, refused.code, refused.message)
     return JSONResponse({"username": principal.username, "role": principal.role})
+
+
+async def api_password(request: Request) -> JSONResponse:
+    """POST /api/password: the caller changes their own password (the current one is required)."""
+    principal = await run_blocking(require_staff, request, password_change_ok=True)
+    body = await parse_json(request, PasswordChangeBody)
+    assert principal.user_id is not None  # staff principals always name their user
+    changed = await run_blocking(
+        change_password, services(request).db, principal.user_id, body.current_password, body.new_password
+    )
+    return JSONResponse({"username": changed.username, "role": changed.role})
 
 
 async def logout(request: Request) -> RedirectResponse:
@@ -63,5 +100,6 @@ def routes() -> list[Route]:
         Route("/login", login_form, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/api/login", api_login, methods=["POST"]),
+        Route(PASSWORD_ROUTE, api_password, methods=["POST"]),
         Route("/api/me", me, methods=["GET"]),
     ]

@@ -1,9 +1,12 @@
 """The HTML pages: static files from ``client_web/`` behind sign-in, and the customer's link check.
 
 The staff pages are served as they are; their scripts read ids from ``location.pathname`` and
-data from ``/api/...``. A customer link is checked here, before any page script runs: a link
-that is unknown, expired or for an ended session gets a plain error page with no script at all,
-so the phone never asks for the camera for a call that cannot happen.
+data from ``/api/...``. A visitor signed in with a one-time password is sent to the change-password
+page from every staff page, as the API refuses them (``auth.py``).
+
+A customer link is checked here, before any page script runs: a link that is unknown, expired or
+for an ended session gets a plain error page with no script at all, so the phone never asks for
+the camera for a call that cannot happen.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from starlette.routing import Route
 from ..blocking import run_blocking
 from ..records.accounts import Principal, principal_for_user_id
 from ..records.links import LinkProblem, check_link
+from ..records.vocabulary import one_of
+from .auth import PASSWORD_PAGE
+from .login_api import password_page_url
 from .state import services
 
 # The pages and their scripts, served as they are (no build step).
@@ -119,20 +125,45 @@ def to_sign_in(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/?next={quote(target, safe='/')}", status_code=303)
 
 
+def to_password_change(request: Request) -> RedirectResponse:
+    return RedirectResponse(password_page_url(request.url.path), status_code=303)
+
+
 async def home(request: Request) -> Response:
     principal = await run_blocking(signed_in, request)
+    if principal is not None and principal.must_change_password:
+        return to_password_change(request)
     return static_page(request, "home.html" if principal else "login.html")
 
 
-def staff_page(filename: str) -> Callable[[Request], Awaitable[Response]]:
-    """A page for signed-in staff; a signed-out visitor is sent to sign in, then back."""
+def staff_page(filename: str, *roles: str) -> Callable[[Request], Awaitable[Response]]:
+    """A page for signed-in staff (of one of ``roles``, when given); a signed-out visitor is sent to
+    sign in, then back, and one signed in with a one-time password to change it first."""
 
     async def page(request: Request) -> Response:
-        if await run_blocking(signed_in, request) is None:
+        principal = await run_blocking(signed_in, request)
+        if principal is None:
             return to_sign_in(request)
+        if principal.must_change_password:
+            return to_password_change(request)
+        if roles and principal.role not in roles:
+            return message_page(
+                request,
+                403,
+                "Not open to your role",
+                f"Only the role {one_of(roles)} may open this page; you are signed in as "
+                f"{principal.username} ({principal.role}). Ask an admin if you need something here.",
+            )
         return static_page(request, filename)
 
     return page
+
+
+async def password_page(request: Request) -> Response:
+    """Where anyone signed in changes their password; the one page a one-time password reaches."""
+    if await run_blocking(signed_in, request) is None:
+        return to_sign_in(request)
+    return static_page(request, "password.html")
 
 
 LINK_PROBLEM_PAGES: dict[LinkProblem, tuple[int, str, str]] = {
@@ -165,5 +196,7 @@ def routes() -> list[Route]:
         Route("/dashboard", staff_page("dashboard.html"), methods=["GET"]),
         Route("/playback/{session_id}", staff_page("playback.html"), methods=["GET"]),
         Route("/library", staff_page("library.html"), methods=["GET"]),
+        Route("/admin", staff_page("admin.html", "admin"), methods=["GET"]),
+        Route(PASSWORD_PAGE, password_page, methods=["GET"]),
         Route("/join/{token}", join_page, methods=["GET"]),
     ]

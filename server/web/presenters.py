@@ -14,7 +14,7 @@ from starlette.requests import Request
 from ..clock import iso
 from ..recordings.files import recording_files
 from ..recordings.snapshots import Snapshot
-from ..records.models import Case, RepairSession
+from ..records.models import Case, RepairSession, User
 from .state import services
 
 
@@ -82,6 +82,19 @@ def case_json(case: Case) -> dict[str, Any]:
 
 def case_with_sessions_json(request: Request, case: Case) -> dict[str, Any]:
     return {**case_json(case), "sessions": [session_json(request, row) for row in case.sessions]}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """A staff account as JSON; never its password hash."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "created_at": iso(user.created_at),
+        "disabled": user.disabled,
+        "disabled_at": iso(user.disabled_at),
+        "must_change_password": user.must_change_password,
+    }
 
 
 def snapshot_json(session_id: str, snapshot: Snapshot) -> dict[str, Any]:

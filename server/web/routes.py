@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import (
+    accounts_api,
     analytics_api,
     cases_api,
     export_api,
@@ -29,6 +30,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
         *login_api.routes(),
+        *accounts_api.routes(),
         *cases_api.routes(),
         *sessions_api.routes(),
         *procedures_api.routes(),

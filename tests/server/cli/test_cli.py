@@ -21,6 +21,7 @@ from server.records.database import Database
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+ID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -222,3 +223,182 @@ def test_python_dash_m_server_runs_the_cli() -> None:
     )
     assert result.returncode == 0
     assert "serve" in result.stdout and "token" in result.stdout
+
+
+# --- user list, passwd, disable, enable; token list, revoke -------------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``repairsight ARGS``; returns its exit status, stdout and stderr."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("repairsight: error: "), err
+    return lines[0]
+
+
+def test_a_generated_password_is_one_time_and_a_chosen_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run_cli(capsys, "user", "add", "erin", "--role", "expert", "--data-dir", str(tmp_path))
+    assert "must be changed at the next sign-in" in out
+    password = re.search(r"One-time password: (\S+)", out).group(1)  # type: ignore[union-attr]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct-horse-battery\n"))
+    run_cli(
+        capsys, "user", "add", "tom", "--role", "trainer", "--password-stdin", "--data-dir", str(tmp_path)
+    )
+    db = database(tmp_path)
+    assert auth.verify_login(db, "erin", password).must_change_password  # type: ignore[union-attr]
+    assert not auth.verify_login(db, "tom", "correct-horse-battery").must_change_password  # type: ignore[union-attr]
+
+
+def test_user_list_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "user", "list", "--data-dir", str(tmp_path))
+    assert (code, out) == (0, "") and "No staff accounts yet" in err
+
+    run_cli(capsys, "token", "create", "--data-dir", str(tmp_path))  # makes the first admin
+    run_cli(capsys, "user", "add", "erin", "--role", "expert", "--data-dir", str(tmp_path))
+    run_cli(capsys, "user", "add", "ada", "--role", "admin", "--data-dir", str(tmp_path))
+    run_cli(capsys, "user", "disable", "erin", "--data-dir", str(tmp_path))
+    code, out, _ = run_cli(capsys, "user", "list", "--data-dir", str(tmp_path))
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert re.split(r"\s{2,}", header) == [
+        "USERNAME",
+        "ROLE",
+        "CREATED (UTC)",
+        "DISABLED",
+        "MUST CHANGE PASSWORD",
+    ]
+    cells = [re.split(r"\s{2,}", line) for line in rows]
+    assert [(c[0], c[1], c[3], c[4]) for c in cells] == [
+        ("admin", "admin", "no", "yes"),
+        ("erin", "expert", "yes", "yes"),
+        ("ada", "admin", "no", "yes"),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", c[2]) for c in cells)
+    for line, c in zip(rows, cells, strict=True):  # columns line up under their headings
+        assert line[header.index("ROLE") :].startswith(c[1])
+        assert line[header.index("MUST CHANGE") :].startswith(c[4])
+
+
+def test_user_passwd_from_stdin_or_generated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(capsys, "user", "add", "erin", "--role", "expert", "--data-dir", str(tmp_path))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("chosen-by-the-admin\n"))
+    code, out, _ = run_cli(capsys, "user", "passwd", "erin", "--password-stdin", "--data-dir", str(tmp_path))
+    assert code == 0 and "chosen-by-the-admin" not in out and "One-time" not in out
+    chosen = auth.verify_login(database(tmp_path), "erin", "chosen-by-the-admin")
+    assert chosen is not None and not chosen.must_change_password
+
+    code, out, _ = run_cli(capsys, "user", "passwd", "erin", "--data-dir", str(tmp_path))
+    assert code == 0 and "Set a new password for 'erin'." in out
+    generated = re.search(r"One-time password: (\S+) \(shown only this once", out).group(1)  # type: ignore[union-attr]
+    db = database(tmp_path)
+    assert auth.verify_login(db, "erin", "chosen-by-the-admin") is None
+    assert auth.verify_login(db, "erin", generated).must_change_password  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            ["user", "passwd", "ghost"],
+            "",
+            "no user named 'ghost'; 'repairsight user list' shows the accounts",
+        ),
+        (["user", "passwd", "erin", "--password-stdin"], "short\n", "a password needs at least 8 characters"),
+        (["user", "passwd", "erin", "--password-stdin"], "", "--password-stdin: read an empty password"),
+        (["user", "disable", "ghost"], "", "no user named 'ghost'"),
+        (["user", "enable", "ghost"], "", "no user named 'ghost'"),
+        (["token", "list", "--user", "ghost"], "", "no user named 'ghost'"),
+        (["token", "revoke", "no-such-token-id"], "", "no API token with the id 'no-such-token-id'"),
+    ],
+)
+def test_account_commands_refuse_bad_input_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    stdin: str,
+    message: str,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct-horse-battery\n"))
+    run_cli(
+        capsys, "user", "add", "erin", "--role", "expert", "--password-stdin", "--data-dir", str(tmp_path)
+    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code, out, err = run_cli(capsys, *args, "--data-dir", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert message in one_line_error(err)
+    assert auth.verify_login(database(tmp_path), "erin", "correct-horse-battery") is not None  # untouched
+
+
+def test_user_disable_stops_sign_in_and_tokens_and_enable_restores_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct-horse-battery\n"))
+    run_cli(
+        capsys, "user", "add", "erin", "--role", "expert", "--password-stdin", "--data-dir", str(tmp_path)
+    )
+    _, token, _ = run_cli(capsys, "token", "create", "--user", "erin", "--data-dir", str(tmp_path))
+    code, out, _ = run_cli(capsys, "user", "disable", "erin", "--data-dir", str(tmp_path))
+    assert code == 0 and "signed-in browsers and API tokens stop working now" in out
+    db = database(tmp_path)
+    with pytest.raises(auth.AccountDisabled):
+        auth.verify_login(db, "erin", "correct-horse-battery")
+    with pytest.raises(auth.AccountDisabled):
+        auth.principal_for_token(db, token.strip())
+    code, _, err = run_cli(capsys, "token", "create", "--user", "erin", "--data-dir", str(tmp_path))
+    assert code == 2 and "'erin' is disabled" in one_line_error(err)
+
+    code, out, _ = run_cli(capsys, "user", "enable", "erin", "--data-dir", str(tmp_path))
+    assert code == 0 and "Enabled 'erin'" in out
+    assert auth.verify_login(db, "erin", "correct-horse-battery") is not None
+    assert auth.principal_for_token(db, token.strip()) is not None
+
+
+def test_the_last_enabled_admin_is_not_disabled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "token", "create", "--data-dir", str(tmp_path))  # makes the first admin
+    code, out, err = run_cli(capsys, "user", "disable", "admin", "--data-dir", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert "'admin' is the last enabled admin; disabling it would leave nobody able to manage accounts" in (
+        one_line_error(err)
+    )
+    assert not auth.user_named(database(tmp_path), "admin").disabled
+
+    run_cli(capsys, "user", "add", "ada", "--role", "admin", "--data-dir", str(tmp_path))
+    assert run_cli(capsys, "user", "disable", "admin", "--data-dir", str(tmp_path))[0] == 0
+
+
+def test_token_list_shows_ids_never_secrets_and_revoke_stops_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "token", "list", "--data-dir", str(tmp_path))
+    assert (code, out) == (0, "") and "No API tokens" in err
+    _, admin_token, _ = run_cli(capsys, "token", "create", "--label", "ci", "--data-dir", str(tmp_path))
+    run_cli(capsys, "user", "add", "erin", "--role", "expert", "--data-dir", str(tmp_path))
+    _, erin_token, _ = run_cli(capsys, "token", "create", "--user", "erin", "--data-dir", str(tmp_path))
+
+    code, out, _ = run_cli(capsys, "token", "list", "--data-dir", str(tmp_path))
+    assert code == 0 and admin_token.strip() not in out and erin_token.strip() not in out
+    header, *rows = out.splitlines()
+    assert re.split(r"\s{2,}", header) == ["ID", "OWNER", "LABEL", "CREATED (UTC)"]
+    cells = [re.split(r"\s{2,}", line) for line in rows]
+    assert [(c[1], c[2]) for c in cells] == [("admin", "ci"), ("erin", "-")]
+    assert all(ID_RE.fullmatch(c[0]) for c in cells)
+    _, only_erin, _ = run_cli(capsys, "token", "list", "--user", "erin", "--data-dir", str(tmp_path))
+    assert [re.split(r"\s{2,}", line)[1] for line in only_erin.splitlines()[1:]] == ["erin"]
+
+    erin_id = cells[1][0]
+    # An id may start with "-": after "--" it is never read as an option.
+    code, out, _ = run_cli(capsys, "token", "revoke", "--data-dir", str(tmp_path), "--", erin_id)
+    assert code == 0 and f"Revoked the API token {erin_id} of 'erin'; it no longer works." in out
+    db = database(tmp_path)
+    assert auth.principal_for_token(db, erin_token.strip()) is None
+    assert auth.principal_for_token(db, admin_token.strip()) is not None
