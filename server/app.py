@@ -8,6 +8,7 @@ sessions a previous process left unfinished and ends the live ones on shutdown.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -22,8 +23,10 @@ from .blocking import run_blocking
 from .config import Settings
 from .live.registry import LiveRegistry
 from .live.workers.pool import MediaWorkers
-from .recordings.exports import ExportJobs
+from .recordings.files import recording_files
+from .recordings.jobs import FileJobs
 from .recordings.recovery import recover_unfinished_sessions
+from .recordings.voices import add_both_voices
 from .records.database import Database
 from .web.errors import EXCEPTION_HANDLERS
 from .web.routes import all_routes
@@ -61,17 +64,22 @@ def create_app(
     db = database or Database(settings.database_url)
     if procedures is None:
         procedures = load_procedures(settings)
-    live = LiveRegistry(settings, db, procedures, MediaWorkers(settings.media_workers))
+    jobs = FileJobs()
+    live = LiveRegistry(settings, db, procedures, MediaWorkers(settings.media_workers), jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         recovered = await run_blocking(recover_unfinished_sessions, db, settings.recordings_dir)
         for session_id in recovered:
             logger.warning("session %s was cut off by a restart: marked ended, recording partial", session_id)
+            media = recording_files(settings.recordings_dir, session_id).media
+            if media.exists():
+                jobs.start(media, functools.partial(add_both_voices, media))
         try:
             yield
         finally:
             await live.close_all("the server is shutting down")
+            await jobs.wait_all()
 
     middleware = [
         Middleware(
@@ -89,5 +97,5 @@ def create_app(
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
-    app.state.services = Services(settings, db, procedures, live, ExportJobs())
+    app.state.services = Services(settings, db, procedures, live, jobs)
     return app

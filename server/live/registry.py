@@ -7,6 +7,7 @@ from signaling import Join, ProtocolError
 
 from ..blocking import run_blocking
 from ..config import Settings
+from ..recordings.jobs import FileJobs
 from ..records.cases import case_procedure
 from ..records.database import Database
 from ..records.links import check_link
@@ -19,12 +20,18 @@ class LiveRegistry:
     """The live sessions of this server process, by session id."""
 
     def __init__(
-        self, settings: Settings, db: Database, procedures: ProcedureLibrary, workers: MediaWorkers
+        self,
+        settings: Settings,
+        db: Database,
+        procedures: ProcedureLibrary,
+        workers: MediaWorkers,
+        jobs: FileJobs | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.procedures = procedures
         self.workers = workers
+        self.jobs = jobs or FileJobs()
         self.sessions: dict[str, LiveSession] = {}
 
     def presence(self, session_id: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ recording and event log, and keeps the session's database row up to date (throug
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -46,6 +47,7 @@ from ..clock import utc_timestamp
 from ..recordings.eventlog import EventLog
 from ..recordings.files import recording_files
 from ..recordings.recorder import Recorder
+from ..recordings.voices import add_both_voices
 from ..records.cases import set_case_procedure
 from ..records.database import Database
 from ..records.models import RepairSession
@@ -286,6 +288,9 @@ class LiveSession:
                 recording = RecordingSummary(self.files.media.exists(), duration)
             self.events.close()
             await run_blocking(mark_ended, self.db, self.session_id, reason, recording)
+            if recording is not None and recording.media_exists:
+                media = self.files.media  # both voices into the default track, in the background
+                self.registry.jobs.start(media, functools.partial(add_both_voices, media))
             self.registry.forget(self)
             # Told last, so whoever hears "ended" finds the recording finalised; the badges first
             # say what became of the recording.

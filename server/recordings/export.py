@@ -35,17 +35,15 @@ from av.audio.resampler import AudioResampler
 
 from vision.drawing import draw_overlay
 
+from .audio_mix import AUDIO_RATE, MIX_LAG_MS, AudioMix
 from .recorder import probe_duration_s
 from .replay import Replay
+from .voices import MIXED_TITLE
 
 logger = logging.getLogger(__name__)
 
 MS = Fraction(1, 1000)
-AUDIO_RATE = 48_000
 AAC_FRAME_SAMPLES = 1024
-# Audio is mixed this far behind the demuxer's position: the two voices' packets are interleaved
-# by arrival, so a packet can come up to a cluster (about 1 s) after a later one of the other track.
-MIX_LAG_MS = 1500
 PARTIAL_SLACK_MS = 1000  # reading ends this far before the header's duration: the file is cut off
 X264_OPTIONS = {"preset": "fast", "crf": "23"}
 Progress = Callable[[float, float], None]  # (seconds done, seconds in all)
@@ -64,50 +62,6 @@ class ExportReport:
     partial: bool = False
     decode_errors: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-class AudioMix:
-    """Sums audio tracks placed at absolute sample positions; hands back finished stretches in order.
-
-    Only the not-yet-finished window is kept (about ``MIX_LAG_MS``), whatever the session's length.
-    """
-
-    def __init__(self, channels: int = 2) -> None:
-        self.channels = channels
-        self.flushed = 0  # samples handed out so far
-        self.written_end = 0  # one past the last sample any track wrote
-        self._buffer = np.zeros((channels, 0), np.float32)
-
-    def add(self, start_sample: int, samples: np.ndarray) -> None:
-        """Mix ``samples`` (channels x n, float) in at ``start_sample``; what falls before the part
-        already handed out is dropped (a packet too late to mix)."""
-        skip = self.flushed - start_sample
-        if skip > 0:
-            samples = samples[:, skip:]
-            start_sample = self.flushed
-        if samples.shape[1] == 0:
-            return
-        offset = start_sample - self.flushed
-        end = offset + samples.shape[1]
-        if end > self._buffer.shape[1]:
-            grown = np.zeros((self.channels, max(end, 2 * self._buffer.shape[1])), np.float32)
-            grown[:, : self._buffer.shape[1]] = self._buffer
-            self._buffer = grown
-        self._buffer[:, offset:end] += samples
-        self.written_end = max(self.written_end, start_sample + samples.shape[1])
-
-    def take(self, upto_sample: int, multiple: int = AAC_FRAME_SAMPLES) -> np.ndarray:
-        """The mixed samples from the last hand-out up to ``upto_sample``, rounded down to a multiple of
-        ``multiple`` (silence where nothing was written), clipped to [-1, 1]."""
-        count = (upto_sample - self.flushed) // multiple * multiple
-        if count <= 0:
-            return np.zeros((self.channels, 0), np.float32)
-        out = np.zeros((self.channels, count), np.float32)
-        have = min(count, self._buffer.shape[1])
-        out[:, :have] = self._buffer[:, :have]
-        self._buffer = self._buffer[:, have:].copy()
-        self.flushed += count
-        return np.clip(out, -1.0, 1.0)
 
 
 def _even(value: int) -> int:
@@ -186,7 +140,8 @@ def _transcode(
         if not source.streams.video:
             raise ExportError("the recording has no video track")
         video_in = source.streams.video[0]
-        audio_in = list(source.streams.audio)
+        # The separate voices, mixed here; a "both voices" track is the same mix already.
+        audio_in = [s for s in source.streams.audio if s.metadata.get("title", "") != MIXED_TITLE]
         report.audio_tracks = len(audio_in)
         resamplers = {
             s.index: AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE) for s in audio_in
@@ -214,7 +169,9 @@ def _transcode(
                             mix.add(start, resampled.to_ndarray().astype(np.float32))
                             start += resampled.samples
                 if encoder is not None:
-                    encoder.audio_samples_in(mix.take((position_ms - MIX_LAG_MS) * AUDIO_RATE // 1000))
+                    encoder.audio_samples_in(
+                        mix.take((position_ms - MIX_LAG_MS) * AUDIO_RATE // 1000, AAC_FRAME_SAMPLES)
+                    )
                 if progress is not None:
                     progress(min(position_ms / 1000, total_s), total_s)
         except av.FFmpegError as exc:
@@ -227,7 +184,7 @@ def _transcode(
         if encoder is None:
             raise ExportError("the recording has no video frame that decodes")
         end_sample = max(mix.written_end, (encoder.last_video_ms + 34) * AUDIO_RATE // 1000)
-        encoder.audio_samples_in(mix.take(end_sample + AAC_FRAME_SAMPLES - 1))
+        encoder.audio_samples_in(mix.take(end_sample + AAC_FRAME_SAMPLES - 1, AAC_FRAME_SAMPLES))
         encoder.close()
     report.duration_s = max(encoder.last_video_ms / 1000, encoder.audio_samples / AUDIO_RATE)
     if report.decode_errors:

@@ -8,14 +8,12 @@ the folder) deletes the exports with it. The HTTP routes and ``repairsight expor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from procedures import ProcedureLibrary
 
-from ..blocking import run_blocking
 from ..errors import Conflict, DomainError, NotFound
 from ..records.database import Database
 from ..records.sessions import load_session_and_case
@@ -116,22 +114,6 @@ def make_cached_export(source: ExportSource, procedures: ProcedureLibrary, burn_
         out.parent.mkdir(parents=True, exist_ok=True)
         export_to(source, procedures, out, burn_in)
     return out
-
-
-class ExportJobs:
-    """The exports being made, by output path, so concurrent requests share one."""
-
-    def __init__(self) -> None:
-        self._running: dict[Path, asyncio.Future[Path]] = {}
-
-    async def run(self, key: Path, make: Callable[[], Path]) -> Path:
-        future = self._running.get(key)
-        if future is None:
-            future = asyncio.ensure_future(run_blocking(make))
-            self._running[key] = future
-            future.add_done_callback(lambda _: self._running.pop(key, None))
-        # Shielded: a client that gives up does not cancel the export; it is kept for the next one.
-        return await asyncio.shield(future)
 
 
 def report_lines(report: ExportReport) -> list[str]:

@@ -165,6 +165,15 @@ def _seconds(t_ms: int) -> str:
     return f"{t_ms / 1000:.3f}".rstrip("0").rstrip(".")
 
 
+def _procedure_with_step(procedure_ids: list[str], step_id: str, procedures: ProcedureLookup) -> str | None:
+    """The first of a session's procedures that has this step (its title comes from there)."""
+    for procedure_id in procedure_ids:
+        loaded = procedures(procedure_id)
+        if loaded is not None and step_id in loaded.step_ids():
+            return procedure_id
+    return None
+
+
 def search_library(
     db: Database,
     recordings_dir: Path,
@@ -257,11 +266,9 @@ def search_library(
         moment_of: dict[str, Any]
         if query.step:
             moment = step_at[row.id]
-            owner = query.procedure or next(
-                (p for p in used if (loaded := procedures(p)) is not None and query.step in loaded.step_ids()),
-                None,
-            )
-            moment_of = {"why": "step", "step_id": query.step, "title": step_title(procedures, owner, query.step)}
+            owner = query.procedure or _procedure_with_step(used, query.step, procedures)
+            title = step_title(procedures, owner, query.step)
+            moment_of = {"why": "step", "step_id": query.step, "title": title}
         elif hits:
             moment, moment_of = hits[0]["t_ms"], {"why": "chat"}
         else:

@@ -40,7 +40,7 @@ async def export_mp4(request: Request) -> Response:
     burn_in = request.query_params.get("burn_in", "0") not in FALSE_WORDS
     found = services(request)
     try:
-        path = await found.exports.run(
+        path = await found.jobs.run(
             cached_export(source, burn_in), lambda: make_cached_export(source, found.procedures, burn_in)
         )
     except ExportError as exc:

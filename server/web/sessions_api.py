@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import segno
@@ -11,6 +12,7 @@ from starlette.routing import Route
 
 from ..blocking import run_blocking
 from ..recordings.files import recording_files
+from ..recordings.voices import add_both_voices, has_both_voices
 from ..records.sessions import (
     check_not_ended,
     insert_session,
@@ -61,14 +63,17 @@ async def recording_get(request: Request) -> JSONResponse:
 
 
 async def recording_media(request: Request) -> Response:
-    """The WebM as recorded. FileResponse answers Range requests, so players can seek."""
+    """The WebM, with both voices in its default audio track (mixed now, once, for a recording made
+    before that was done at the end). FileResponse answers Range requests, so players can seek."""
     await run_blocking(require_staff, request)
     session_id = request.path_params["session_id"]
     found = services(request)
-    _row, case = await run_blocking(load_session_and_case, found.db, session_id)
+    row, case = await run_blocking(load_session_and_case, found.db, session_id)
     path = recording_files(found.settings.recordings_dir, session_id).media
     if not path.is_file():
         raise ApiError(404, "not_found", "this session has no recording (it was declined or never started)")
+    if row.state == "ended" and not await run_blocking(has_both_voices, path):
+        await found.jobs.run(path, functools.partial(add_both_voices, path))
     return FileResponse(
         path, media_type="video/webm", filename=f"repairsight-{slug(case.title)}-{session_id}.webm"
     )

@@ -11,7 +11,7 @@ from procedures import ProcedureLibrary
 
 from ..config import Settings
 from ..live.registry import LiveRegistry
-from ..recordings.exports import ExportJobs
+from ..recordings.jobs import FileJobs
 from ..records.database import Database
 
 
@@ -21,7 +21,7 @@ class Services:
     db: Database
     procedures: ProcedureLibrary
     live: LiveRegistry
-    exports: ExportJobs
+    jobs: FileJobs
 
 
 def services(conn: HTTPConnection) -> Services:

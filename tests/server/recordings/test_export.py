@@ -22,7 +22,7 @@ from server.cli import main
 from server.cli.common import open_database
 from server.clock import utcnow
 from server.config import Settings
-from server.recordings.export import AudioMix
+from server.recordings.audio_mix import AudioMix
 from server.recordings.files import recording_files
 from server.recordings.recorder import probe_duration_s
 from server.records.database import Database
@@ -244,11 +244,11 @@ def test_audio_mix_sums_tracks_at_their_positions_and_hands_out_whole_frames() -
     mix = AudioMix(channels=1)
     mix.add(0, np.full((1, 1500), 0.25, np.float32))
     mix.add(1000, np.full((1, 1500), 0.5, np.float32))
-    first = mix.take(2100)
+    first = mix.take(2100, 1024)
     assert first.shape == (1, 2048)
     assert first[0, 999] == 0.25 and first[0, 1000] == 0.75 and first[0, 2047] == 0.5
     mix.add(0, np.ones((1, 10), np.float32))  # too late to mix: dropped, not mixed into later samples
-    rest = mix.take(4096)
+    rest = mix.take(4096, 1024)
     assert rest.shape == (1, 2048)
     assert rest[0, 0] == 0.5 and rest[0, 2500 - 2048] == 0.0
 

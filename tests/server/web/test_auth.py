@@ -8,7 +8,7 @@ from procedures import ProcedureLibrary
 from server.config import Settings
 from server.live.registry import LiveRegistry
 from server.live.workers.pool import MediaWorkers
-from server.recordings.exports import ExportJobs
+from server.recordings.jobs import FileJobs
 from server.records import accounts as auth
 from server.records.database import Database
 from server.web.auth import require_role, require_staff
@@ -28,7 +28,7 @@ def test_require_role_names_what_is_needed() -> None:
                 db,
                 ProcedureLibrary(),
                 LiveRegistry(Settings(), db, ProcedureLibrary(), MediaWorkers(1)),
-                ExportJobs(),
+                FileJobs(),
             )
             self.app = type("App", (), {"state": type("State", (), {"services": services})()})()
 
