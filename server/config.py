@@ -33,6 +33,8 @@ class Settings:
     reconnect_grace_s: float = 15.0
     # How long a session with nobody connected stays open before it is ended.
     idle_end_s: float = 600.0
+    # A customer whose video has not reached the server this long after joining: the expert is told.
+    media_arrival_s: float = 15.0
     # Overrides the secret kept in the data directory (tests use a fixed one).
     secret_key: str | None = None
     # "forward": each side gets the other's encoded media as it came (the product).

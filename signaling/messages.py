@@ -33,12 +33,18 @@ class _Message(BaseModel):
 # --- client -> server -------------------------------------------------------------------
 
 
+class ClientInfo(_Message):
+    """What a page says about its browser: its user agent, for the other side to see."""
+
+    user_agent: str = Field(default="", max_length=400)
+
+
 class Join(_Message):
     """Client, first message on a new socket: who it is and which session it joins.
 
     A customer proves itself with the link ``token`` and says whether it consents to the
     recording; an expert is known by its signed-in cookie or bearer token, and names the
-    ``session_id``.
+    ``session_id``. ``client`` describes the browser (the expert sees the customer's).
     """
 
     type: Literal["join"] = "join"
@@ -46,6 +52,7 @@ class Join(_Message):
     session_id: str | None = Field(default=None, max_length=64)
     token: str | None = Field(default=None, max_length=128)
     consent: bool = False
+    client: ClientInfo | None = None
 
 
 class Offer(_Message):
@@ -69,6 +76,14 @@ class ChatSend(_Message):
 
     type: Literal["chat"] = "chat"
     text: str = Field(min_length=1, max_length=MAX_CHAT_CHARS)
+
+
+class ClientProblem(_Message):
+    """Client, any time after ``joined``: something on the page failed that the server cannot see
+    (the peer connection could not start, the camera stopped); logged, and told to the other side."""
+
+    type: Literal["client_problem"] = "client_problem"
+    problem: str = Field(min_length=1, max_length=500)
 
 
 class EndSession(_Message):
@@ -167,7 +182,8 @@ ClientMessage = Annotated[
     | RemoveAnnotation
     | PointerMove
     | TakeSnapshot
-    | SetBurnIn,
+    | SetBurnIn
+    | ClientProblem,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -185,6 +201,7 @@ CLIENT_TYPES = (
     "pointer",
     "snapshot",
     "burn_in",
+    "client_problem",
 )
 
 
@@ -347,6 +364,17 @@ class BurnInState(_Message):
     enabled: bool
 
 
+class ParticipantInfo(_Message):
+    """Server, to the expert: the other side's browser (``browser``, in words), and what stops it
+    from taking part when something does (``problem``: its browser cannot make calls, its media
+    never arrived, a failure it reported)."""
+
+    type: Literal["participant_info"] = "participant_info"
+    role: Role
+    browser: str
+    problem: str | None = None
+
+
 class VisionStatus(_Message):
     """Server, to the expert, when AR stops or comes back on its own: ``restarting`` (its media worker
     stopped; AR and burn-in pause, the call goes on), ``running`` (back), ``failed`` (vision gave up
@@ -400,6 +428,7 @@ ServerMessage = (
     | SnapshotSaved
     | BurnInState
     | VisionStatus
+    | ParticipantInfo
 )
 
 

@@ -17,6 +17,7 @@ from vision.hands import (
     HandTracker,
     resolve_model_path,
 )
+from vision.labels import LabelRequest, PlacedLabel, clearance_box, place_labels
 from vision.markers import (
     MarkerLocator,
     MarkerOptions,
@@ -57,6 +58,7 @@ __all__ = [
     "HandTracker",
     "HandsOptions",
     "Label",
+    "LabelRequest",
     "Location",
     "LocationChecks",
     "MarkerLocator",
@@ -64,6 +66,7 @@ __all__ = [
     "MatLayout",
     "OutlineLimits",
     "PipelineOptions",
+    "PlacedLabel",
     "Polyline",
     "ProjectedAnnotation",
     "Rect",
@@ -74,10 +77,12 @@ __all__ = [
     "VisibleRule",
     "annotation_from_dict",
     "check_step",
+    "clearance_box",
     "detect_markers",
     "draw_overlay",
     "layout_from_image",
     "marker_detector",
+    "place_labels",
     "project_annotation",
     "project_annotations",
     "project_points",

@@ -87,6 +87,17 @@ export const endSessionRest = (id) => api(`/api/sessions/${encodeURIComponent(id
 /** @param {string} id the session's player data: chapters, chat, marks, AR track (docs/playback.md) */
 export const getPlayback = (id) => api(`/api/sessions/${encodeURIComponent(id)}/playback`);
 
+/**
+ * The customer's page cannot join the call (no WebRTC): tell the server, which tells the expert.
+ * @param {string} token the link token
+ * @param {string} problem what is missing, in words
+ */
+export const reportCustomerProblem = (token, problem) => api(`/join/${encodeURIComponent(token)}/problem`, {
+  method: 'POST',
+  body: { problem, user_agent: String(navigator.userAgent || '').slice(0, 400) },
+  redirectOn401: false,
+});
+
 /** The repair procedures: [{id, title, ...}] (GET /api/procedures). */
 export const listProcedures = () => api('/api/procedures').then((data) => (data && data.procedures) || []);
 /** @param {string} id one procedure with its steps */

@@ -171,12 +171,13 @@ export function currentStep(state) {
 }
 
 /**
- * The device model to name in "Point the camera at …".
+ * The device model the procedure names (free text, such as "Any home router or small box").
  * @param {object|null} state a `procedure` message
+ * @param {string} [fallback] what to return when the procedure names no model
  */
-export function deviceName(state) {
+export function deviceName(state, fallback = 'device') {
   const device = state && state.procedure && state.procedure.device;
-  return (device && (device.model || device.name)) || 'device';
+  return (device && (device.model || device.name)) || fallback;
 }
 
 /**

@@ -82,6 +82,11 @@ function renderRecord(session, record) {
           ? el('figcaption', {}, el('a', { href: snap.clean_url, target: '_blank', 'data-testid': 'snapshot-clean-link' }, 'without marks'))
           : null))));
   }
+  if (record.problems && record.problems.length) {
+    box.append(el('ul', { className: 'problems', 'data-testid': 'session-problems' },
+      ...record.problems.map((p) => el('li', { className: 'message message-error' },
+        sentence(`${p.role === 'expert' ? "The expert's page" : "The customer's page"} (${p.browser || 'an unknown browser'}): ${p.problem}`)))));
+  }
   const chat = record.chat;
   box.append(el('details', { 'data-testid': 'session-chat' },
     el('summary', {}, chat.length ? `Chat (${chat.length} line${chat.length === 1 ? '' : 's'})` : 'Chat (none)'),
@@ -96,7 +101,8 @@ function renderSession(session, index, record) {
   const links = [];
   if (rec.media_url) {
     links.push(el('a', { href: `/playback/${encodeURIComponent(session.id)}`, className: 'button', 'data-testid': 'play-recording' }, 'Play'));
-    links.push(el('a', { href: rec.media_url, download: '', 'data-testid': 'recording-download' }, 'Download the recording'));
+    links.push(el('a', { href: rec.media_url, download: '', 'data-testid': 'recording-download' }, 'Download the recording (WebM)'));
+    links.push(el('a', { href: `/api/sessions/${encodeURIComponent(session.id)}/export.mp4`, download: '', 'data-testid': 'recording-download-mp4' }, 'MP4 (plays everywhere)'));
   }
   if (rec.events_url) links.push(el('a', { href: rec.events_url, 'data-testid': 'recording-events' }, 'Event log'));
   if (session.state !== 'ended' && session.console_url) {

@@ -248,7 +248,10 @@ export function bindConsoleAr(live, { video, notify }) {
     if (!state) [text, found] = [feed.ar.open ? 'No AR data yet' : 'AR channel closed', 'none'];
     else if (feed.isStale()) [text, found] = ['AR paused (no recent data)', 'stale'];
     else if (state.found) [text, found] = ['Device located', 'true'];
-    else if (feed.procedure && feed.procedure.procedure) [text, found] = [`Looking for the ${deviceName(feed.procedure)}…`, 'false'];
+    else if (feed.procedure && feed.procedure.procedure) {
+      const model = deviceName(feed.procedure, '');
+      [text, found] = [model ? `Looking for the device: ${model}…` : 'Looking for the device…', 'false'];
+    }
     else [text, found] = ['No device located', 'false'];
     if (line.textContent !== text) line.textContent = text;
     line.dataset.found = found;

@@ -206,6 +206,15 @@ async function main() {
   ar = bindConsoleAr(live, { video, notify });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'expert', notify });
   bindErrors(live, notify);
+  // The customer's browser, and what keeps it out of the call when something does.
+  live.signaling.on('participant_info', (m) => {
+    const browser = byId('customer-browser');
+    browser.textContent = `Customer's browser: ${m.browser}`;
+    browser.hidden = false;
+    const problem = byId('customer-problem');
+    problem.textContent = m.problem ? sentence(`The customer's side: ${m.problem}`) : '';
+    problem.hidden = !m.problem;
+  });
   live.signaling.on('presence', (m) => {
     showPresence(live);
     if (m.detail) notify(m.detail, 'info');

@@ -1,6 +1,7 @@
-// The customer's AR view: the overlay over the camera preview, the current step in a bottom
-// sheet, "Point the camera at …" while the device is not found, "Done! Next: …" when the camera
-// saw a step done, and the expert's pointer.
+// The customer's AR view: the overlay over the camera preview, the current step in a sheet (below
+// the picture upright, where a tap folds it to its title; beside the picture sideways), "Point the
+// camera at your device: …" while the device is not found, "Done! Next: …" when the camera saw a
+// step done, "All steps done" at the end, and the expert's pointer.
 
 import { ArFeed, currentStep, deviceName, makeRedrawer, stepsOf } from './ar-session.js';
 import { drawOverlay } from './overlay.js';
@@ -8,6 +9,31 @@ import { byId, el } from './ui.js';
 
 /** How long "Done! Next: …" stays. */
 const STEP_DONE_MS = 2200;
+/** The sign's words; the model follows after a colon. */
+const POINT_AT_DEVICE = 'Point the camera at your device';
+
+/**
+ * The sign shown while the camera does not see the device. The model is free text from the
+ * procedure ("Any home router or small box", "ACME R-200"), so it follows a colon: an article
+ * in front of it ("the …") reads well for some names and not for others.
+ * @param {object|null} state a `procedure` message
+ */
+export function deviceSignText(state) {
+  const model = deviceName(state, '');
+  return model ? `${POINT_AT_DEVICE}: ${model}` : POINT_AT_DEVICE;
+}
+
+/**
+ * Every step is done and the expert is not showing an earlier one again: the server keeps
+ * `completed` when the expert goes back, and stays on the last step once it is done.
+ * @param {object|null} state a `procedure` message
+ */
+export function allStepsDone(state) {
+  const steps = stepsOf(state);
+  const done = new Set((state && state.completed) || []);
+  const { index } = currentStep(state);
+  return steps.length > 0 && steps.every((s) => done.has(s.id)) && (index < 0 || index === steps.length - 1);
+}
 
 /**
  * @param {import('./peer.js').PeerSession} live
@@ -16,6 +42,8 @@ const STEP_DONE_MS = 2200;
  */
 export function bindCustomerAr(live, { video }) {
   const canvas = /** @type {HTMLCanvasElement} */ (byId('overlay-canvas'));
+  const panel = byId('step-panel');
+  const toggle = byId('step-toggle');
   let doneTimer = null;
   let previous = null;
 
@@ -43,30 +71,54 @@ export function bindCustomerAr(live, { video }) {
     previous = state;
     const steps = stepsOf(state);
     const { step, index } = currentStep(state);
-    const panel = byId('step-panel');
+    const finished = allStepsDone(state);
     panel.hidden = !state.procedure;
     if (state.procedure) {
-      if (step) {
-        byId('step-count').textContent = `Step ${index + 1} of ${steps.length}`;
-        byId('step-title').textContent = step.title || '';
-        byId('step-instruction').textContent = step.instruction || '';
-        const safety = Array.isArray(step.safety) ? step.safety : [];
-        byId('step-safety').replaceChildren(...safety.map((line) => el('li', {}, `⚠ ${line}`)));
+      if (finished) {
+        showStep(`${steps.length} of ${steps.length} steps done`, 'All steps done',
+          'The expert will tell you what happens next.', [], 'done');
+      } else if (step) {
+        showStep(`Step ${index + 1} of ${steps.length}`, step.title || '', step.instruction || '',
+          Array.isArray(step.safety) ? step.safety : [], 'step');
       } else {
-        byId('step-count').textContent = state.procedure.title || '';
-        byId('step-title').textContent = steps.length && state.completed.length >= steps.length ? 'All steps done' : 'Follow the expert';
-        byId('step-instruction').textContent = steps.length && state.completed.length >= steps.length
-          ? 'Well done! The expert will tell you what comes next.' : '';
-        byId('step-safety').replaceChildren();
+        showStep(state.procedure.title || '', 'Follow the expert', '', [], 'step');
       }
+      // A new step, or the end, opens a folded sheet: its text is what the person reads next.
+      if (!before || before.step_id !== state.step_id || finished !== allStepsDone(before)) setFolded(false);
     }
     const progressed = before && (before.step_id !== state.step_id || state.completed.length > before.completed.length);
     if (state.changed_by === 'vision' && progressed) {
-      const allDone = steps.length > 0 && steps.every((s) => state.completed.includes(s.id));
       if (step && state.step_id !== before.step_id) showStepDone(`Done! Next: ${step.title}`);
-      else showStepDone(allDone ? 'Done! All steps complete.' : 'Done!');
+      else showStepDone(finished ? 'Done! All steps complete.' : 'Done!');
     }
   }
+
+  /**
+   * @param {string} count @param {string} title @param {string} instruction
+   * @param {string[]} safety @param {'step'|'done'} kind
+   */
+  function showStep(count, title, instruction, safety, kind) {
+    byId('step-count').textContent = count;
+    byId('step-title').textContent = title;
+    byId('step-instruction').textContent = instruction;
+    byId('step-safety').replaceChildren(...safety.map((line) => el('li', {}, `⚠ ${line}`)));
+    panel.dataset.state = kind;
+  }
+
+  /** Fold the sheet to its head (count and title) or open it; upright only (see app.css). */
+  function setFolded(folded) {
+    panel.dataset.folded = String(folded);
+    toggle.setAttribute('aria-expanded', String(!folded));
+    toggle.setAttribute('aria-label', folded ? "Show the step's instructions" : "Hide the step's instructions");
+    toggle.replaceChildren(el('span', { 'aria-hidden': 'true' }, folded ? 'Show ▴' : 'Hide ▾'));
+  }
+
+  // A tap anywhere on the head (handle, count, title) folds or opens the sheet. Sideways the
+  // handle is not shown and the text, beside the picture, does not fold.
+  byId('step-head').addEventListener('click', () => {
+    if (toggle.offsetParent !== null) setFolded(panel.dataset.folded !== 'true');
+  });
+  setFolded(false);
 
   function showStepDone(text) {
     const note = byId('step-done');
@@ -85,14 +137,14 @@ export function bindCustomerAr(live, { video }) {
     showDeviceSign();
   }
 
-  /** "Point the camera at the <device>": a procedure is active and the newest AR state says not found. */
+  /** "Point the camera at your device: …": a procedure is active and the newest AR state says not found. */
   function showDeviceSign() {
     const sign = byId('device-not-found');
     const procedure = feed.procedure && feed.procedure.procedure;
     const state = feed.ar.last;
     const show = Boolean(procedure && state && !state.found) && byId('step-done').hidden;
     if (show) {
-      const text = `Point the camera at the ${deviceName(feed.procedure)}`;
+      const text = deviceSignText(feed.procedure);
       if (sign.textContent !== text) sign.textContent = text;
     }
     sign.hidden = !show;

@@ -7,6 +7,8 @@
 //   `object-fit: contain` (letterboxed), so the frame fills a centred rectangle of that box:
 //   `displayBox()` finds that rectangle, `frameToElement()`/`elementToFrame()` map between them.
 
+import { clearanceBox, placeLabels } from './labels.js';
+
 /** Index of the index fingertip among MediaPipe's 21 hand landmarks. */
 export const INDEX_FINGERTIP = 8;
 
@@ -277,23 +279,27 @@ function drawArrow(ctx, from, to, color, width, dash) {
   ctx.fill();
 }
 
-/** A text label in a dark box above `at`, kept inside `bounds` (the picture's rectangle). */
-function drawLabel(ctx, text, at, bounds, fontPx, accent) {
-  const value = String(text).slice(0, 200);
-  if (!value) return;
-  ctx.font = `600 ${fontPx}px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif`;
+/** The font of label text at `fontPx`. */
+function labelFont(fontPx) {
+  return `600 ${fontPx}px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif`;
+}
+
+/** The text shown (shortened with an ellipsis to fit `maxWidth` with its padding) and its box's size. */
+function measureLabel(ctx, text, fontPx, maxWidth) {
+  ctx.font = labelFont(fontPx);
   const padX = Math.round(fontPx * 0.5);
   const padY = Math.round(fontPx * 0.3);
-  const maxWidth = Math.max(40, bounds.width - 8);
-  let shown = value;
+  let shown = String(text).slice(0, 200);
   while (shown.length > 1 && ctx.measureText(shown).width + 2 * padX > maxWidth) shown = `${shown.slice(0, -2)}…`;
-  const width = ctx.measureText(shown).width + 2 * padX;
-  const height = fontPx + 2 * padY;
-  let x = at[0] - width / 2;
-  let y = at[1] - height - 10;
-  if (y < bounds.top + 4) y = at[1] + 10;
-  x = Math.min(Math.max(x, bounds.left + 4), bounds.left + bounds.width - width - 4);
-  y = Math.min(Math.max(y, bounds.top + 4), bounds.top + bounds.height - height - 4);
+  return { shown, padX, size: [ctx.measureText(shown).width + 2 * padX, fontPx + 2 * padY] };
+}
+
+/** A label's text in a dark rounded box (`box` = [left, top, right, bottom]) with an `accent` border. */
+function drawLabel(ctx, shown, box, padX, fontPx, accent) {
+  const [x, y] = box;
+  const width = box[2] - box[0];
+  const height = box[3] - box[1];
+  ctx.font = labelFont(fontPx);
   ctx.fillStyle = COLORS.labelBg;
   ctx.strokeStyle = accent || COLORS.mark;
   ctx.lineWidth = 2;
@@ -306,6 +312,42 @@ function drawLabel(ctx, text, at, bounds, fontPx, accent) {
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'left';
   ctx.fillText(shown, x + padX, y + height / 2 + 1);
+}
+
+/**
+ * Every collected label, placed by the shared rule (labels.js, mirrored by vision/labels.py): inside
+ * the picture, off each other, off `keepClear` (the target, the closed shapes), with a leader line
+ * from its part when it had to move away.
+ * @param {{text: string, at: number[], accent: string, dot: boolean}[]} labels in drawing order
+ */
+function drawLabels(ctx, labels, keepClear, bounds, fontPx, lineWidth) {
+  if (!labels.length) return;
+  const inset = 4;
+  const area = [bounds.left + inset, bounds.top + inset, bounds.left + bounds.width - inset, bounds.top + bounds.height - inset];
+  const measured = labels.map((label) => measureLabel(ctx, label.text, fontPx, Math.max(40, bounds.width - 2 * inset)));
+  const placed = placeLabels(
+    area,
+    labels.map((label, i) => ({ anchor: label.at, size: measured[i].size })),
+    keepClear,
+    Math.max(4, fontPx * 0.4),
+  );
+  const leaderWidth = Math.max(2, lineWidth - 1);
+  placed.forEach((place, i) => {
+    if (!place.leader_to) return;
+    const { at, accent, dot } = labels[i];
+    strokeWithHalo(ctx, [at, place.leader_to], false, accent, leaderWidth);
+    if (dot) return;
+    // A small end on the part (a big dot would hide a small part).
+    ctx.beginPath();
+    ctx.arc(at[0], at[1], leaderWidth + 1.5, 0, 2 * Math.PI);
+    ctx.fillStyle = COLORS.halo;
+    ctx.fill();
+    ctx.beginPath();
+    ctx.arc(at[0], at[1], leaderWidth, 0, 2 * Math.PI);
+    ctx.fillStyle = accent;
+    ctx.fill();
+  });
+  placed.forEach((place, i) => drawLabel(ctx, measured[i].shown, place.box, measured[i].padX, fontPx, labels[i].accent));
 }
 
 function drawDot(ctx, at, radius, color) {
@@ -325,25 +367,28 @@ function drawDot(ctx, at, radius, color) {
 
 /**
  * One shape already in element px: {kind: rect|circle|arrow|polyline|label, points, closed, label}.
- * Labels go at `labelAt` (or the first point).
+ * Its label (at `labelAt`, or the first point) is not drawn here but added to `style.labels`, and the
+ * area it keeps clear of labels to `style.keepClear`: drawLabels places them all at the end.
  */
 function drawShape(ctx, shape, style) {
   const points = validPoints(shape.points);
   if (!points.length) return;
-  const { color, width, dash, bounds, fontPx } = style;
+  const { color, width, dash } = style;
+  const closed = shape.closed !== undefined ? Boolean(shape.closed) : shape.kind === 'rect' || shape.kind === 'circle';
   if (shape.kind === 'arrow' && points.length >= 2) {
     drawArrow(ctx, points[0], points[points.length - 1], color, width, dash);
   } else if (shape.kind === 'label') {
     drawDot(ctx, points[0], 4, color);
   } else if (points.length >= 2) {
-    const closed = shape.closed !== undefined ? Boolean(shape.closed) : shape.kind === 'rect' || shape.kind === 'circle';
     strokeWithHalo(ctx, points, closed, color, width, dash);
   } else {
     drawDot(ctx, points[0], 4, color);
   }
+  const clear = clearanceBox(shape.kind, points, closed);
+  if (clear) style.keepClear.push(clear);
   if (shape.label) {
     const at = isPoint(shape.labelAt) ? shape.labelAt : points[0];
-    drawLabel(ctx, shape.label, at, bounds, fontPx, color);
+    style.labels.push({ text: shape.label, at, accent: color, dot: shape.kind === 'label' || points.length < 2 });
   }
 }
 
@@ -363,9 +408,10 @@ function markToShape(mark, points) {
  * `frame_size` to the rectangle the picture fills (letterboxing honoured).
  *
  * Draws, in order: the touch target, the device outline (green when found), the projected
- * annotations (thick, with a dark halo; arrows with heads; labels in boxes kept on the picture),
- * the pinned marks (fractions of the frame), extra marks, the index fingertips (landmark 8), a
- * draft (a mark being drawn) and the pointer dot.
+ * annotations (thick, with a dark halo; arrows with heads), extra marks, the pinned marks (fractions
+ * of the frame), a draft (a mark being drawn), then all their labels in boxes placed by labels.js
+ * (on the picture, off each other, off the target and the closed shapes, with leader lines), the
+ * index fingertips (landmark 8) and the pointer dot.
  *
  * @param {HTMLCanvasElement} canvas absolutely positioned in the same container as `video`
  * @param {HTMLVideoElement} video the element the picture is shown in (its box is the canvas's)
@@ -397,7 +443,9 @@ export function drawOverlay(canvas, video, arState, extras = {}) {
   if (!(width > 0 && height > 0 && box.width > 0 && box.height > 0)) return box;
   const fontPx = extras.fontPx || Math.round(Math.min(Math.max(box.width / 42, 14), 22));
   const lineWidth = extras.lineWidth || Math.min(Math.max(box.width / 220, 3), 6);
-  const style = { width: lineWidth, bounds: box, fontPx, dash: null };
+  const labels = [];
+  const keepClear = [];
+  const style = { width: lineWidth, dash: null, labels, keepClear };
   const toEl = (size, p) => frameToElement(box, size, p);
   const fromFraction = (p) => [box.left + p[0] * box.width, box.top + p[1] * box.height];
 
@@ -409,6 +457,7 @@ export function drawOverlay(canvas, video, arState, extras = {}) {
       ctx.fillStyle = 'rgba(61, 165, 255, 0.28)';
       ctx.fill();
       strokeWithHalo(ctx, target, true, COLORS.target, Math.max(2, lineWidth - 1), [10, 6]);
+      keepClear.push(clearanceBox('target', target, true));
     }
     const outline = map(state.outline_frame_px);
     if (outline.length >= 3) {
@@ -439,18 +488,19 @@ export function drawOverlay(canvas, video, arState, extras = {}) {
     if (shape) drawShape(ctx, shape, { ...style, color: COLORS.pinned });
   }
 
-  if (state && frameSize && !extras.stale) {
-    for (const hand of Array.isArray(state.hands) ? state.hands : []) {
-      const tip = hand && Array.isArray(hand.landmarks_frame_px) ? hand.landmarks_frame_px[INDEX_FINGERTIP] : null;
-      if (isPoint(tip)) drawDot(ctx, toEl(frameSize, tip), Math.max(6, lineWidth * 1.6), COLORS.fingertip);
-    }
-  }
-
   const draft = extras.draft;
   if (draft && Array.isArray(draft.frame_size)) {
     const points = validPoints(draft.points_frame_px).map((p) => toEl(draft.frame_size, p));
     const shape = markToShape({ shape: draft.shape, text: draft.text }, points);
     if (shape) drawShape(ctx, shape, { ...style, color: COLORS.draft, dash: [10, 7] });
+  }
+  drawLabels(ctx, labels, keepClear, box, fontPx, lineWidth);
+
+  if (state && frameSize && !extras.stale) {
+    for (const hand of Array.isArray(state.hands) ? state.hands : []) {
+      const tip = hand && Array.isArray(hand.landmarks_frame_px) ? hand.landmarks_frame_px[INDEX_FINGERTIP] : null;
+      if (isPoint(tip)) drawDot(ctx, toEl(frameSize, tip), Math.max(6, lineWidth * 1.6), COLORS.fingertip);
+    }
   }
 
   const pointer = extras.pointer;

@@ -29,7 +29,8 @@ export function preferVp8(transceiver) {
  * - `makeJoin()`: the join message to send on every new socket;
  * - `addMedia(pc)`: adds its tracks / transceivers to a new peer connection (may be async);
  * - `onTrack(event, pc)`: a remote track arrived;
- * - `onStatus(status, detail)`: 'connecting' | 'joined' | 'reconnecting' | 'ended' | 'replaced' | 'refused'.
+ * - `onStatus(status, detail)`: 'connecting' | 'joined' | 'reconnecting' | 'ended' | 'replaced' | 'refused'
+ *   | 'problem' (this page could not start the call; `detail.message` says why).
  * Server messages other than the WebRTC ones (chat, presence, recording, error, ...) are read
  * with `session.signaling.on(type, fn)`.
  */
@@ -113,7 +114,7 @@ export class PeerSession {
       await this.newPeer(joined.ice_servers || []);
     } catch (error) {
       console.error('could not start the peer connection', error);
-      this.handleError({ code: 'peer_failed', message: `Could not start the call: ${error.message || error}` });
+      this.reportProblem({ code: 'peer_failed', message: `Could not start the call: ${error.message || error}` });
     }
   }
 
@@ -157,8 +158,19 @@ export class PeerSession {
       await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     } catch (error) {
       console.error('the answer was refused', error);
-      this.handleError({ code: 'bad_answer', message: `The call could not be set up: ${error.message || error}` });
+      this.reportProblem({ code: 'bad_answer', message: `The call could not be set up: ${error.message || error}` });
     }
+  }
+
+  /**
+   * A failure on this page that the server cannot see: the page hears it (status 'problem') and the
+   * server is told, so the other side does not wait on a black screen.
+   * @param {{code: string, message: string}} problem
+   */
+  reportProblem(problem) {
+    this.handleError(problem);
+    this.signaling.send(msg.clientProblem(problem.message));
+    this.setStatus('problem', problem);
   }
 
   handleError(error) {

@@ -28,6 +28,8 @@ const state = {
   currentChapterIndex: -1,
   /** Each jump from a chapter or a chat line: how long until a new frame was playing. */
   jumps: [],
+  /** The seek bar is being dragged: the video follows it, not the other way round. */
+  seeking: false,
 };
 window.repairsight = { playback: state };
 
@@ -144,7 +146,27 @@ function updateProgress(chapter) {
   }
   if (current) current.setAttribute('aria-current', 'true');
   byId('player-time').textContent = `${formatMs(tMs)}${Number.isFinite(video.duration) ? ` / ${formatMs(video.duration * 1000)}` : ''}`;
+  const seek = /** @type {HTMLInputElement} */ (byId('seek-bar'));
+  if (!state.seeking) seek.value = String(Math.round(tMs));
   byId('play-pause').textContent = video.paused ? 'Play' : 'Pause';
+}
+
+/** The seek bar spans the recording; a marker on it where each step begins, titled, and clickable. */
+function renderSeekBar(chapters) {
+  if (!Number.isFinite(video.duration) || video.duration <= 0) return;
+  const durationMs = video.duration * 1000;
+  const seek = /** @type {HTMLInputElement} */ (byId('seek-bar'));
+  seek.max = String(Math.round(durationMs));
+  seek.disabled = false;
+  byId('seek-markers').replaceChildren(...chapters.filter((c) => c.step_id).map((chapter) => el('button', {
+    type: 'button',
+    className: 'seek-marker',
+    'data-testid': 'seek-marker',
+    'data-step-id': chapter.step_id,
+    title: `${chapter.title} (${formatMs(chapter.t_ms)})`,
+    style: `left: ${Math.min(100, (100 * chapter.t_ms) / durationMs)}%`,
+    onclick: () => jumpTo(chapter.t_ms),
+  })));
 }
 
 function draw() {
@@ -179,10 +201,18 @@ function stepChapter(direction) {
   jumpTo(chapters[index].t_ms);
 }
 
+/** Where typing goes: a key pressed there is text (or a list choice), not a shortcut. A checkbox or a
+ * button keeps the shortcuts working, so clicking a layer toggle does not silence them. */
+function takesKeys(target) {
+  if (!target || !(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable || target.closest('textarea, select')) return true;
+  const input = target.closest('input');
+  return Boolean(input) && !['checkbox', 'radio', 'button', 'range'].includes(input.type);
+}
+
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const target = /** @type {HTMLElement} */ (event.target);
-  if (target && target.closest('input, select, textarea')) return;
+  if (takesKeys(event.target)) return;
   if (!hasVideo()) return;
   const key = event.key;
   if (key === ' ' || key === 'Spacebar') {
@@ -222,6 +252,12 @@ function bindControls() {
     });
   }
   byId('playback-speed').addEventListener('change', (event) => setSpeed(Number(event.target.value)));
+  const seek = /** @type {HTMLInputElement} */ (byId('seek-bar'));
+  seek.addEventListener('input', () => {
+    state.seeking = true;
+    if (hasVideo()) video.currentTime = Number(seek.value) / 1000;
+  });
+  seek.addEventListener('change', () => { state.seeking = false; });
   byId('play-pause').addEventListener('click', () => {
     if (video.paused) video.play().catch((error) => showError(`The video cannot play: ${error.message}`));
     else video.pause();
@@ -257,7 +293,14 @@ function render(data) {
       noRecording.textContent = 'This recording cannot be played in this browser (the file may be damaged). The steps and the chat are still listed.';
     });
     video.addEventListener('loadedmetadata', seekToHash, { once: true });
-    video.src = media;
+    video.addEventListener('durationchange', () => renderSeekBar(data.chapters));
+    // Safari plays no WebM: the MP4 export of the same recording (both voices, the same clock).
+    const playsWebm = video.canPlayType('video/webm; codecs="vp8, opus"') !== '';
+    if (!playsWebm) {
+      byId('playback-warnings').append(el('p', { className: 'message message-info', 'data-testid': 'playback-warning' },
+        'This browser does not play WebM: playing the MP4 made from the recording (the first time, it takes a moment to make).'));
+    }
+    video.src = playsWebm ? media : `/api/sessions/${encodeURIComponent(data.session.id)}/export.mp4`;
   } else {
     noRecording.hidden = false;
     noRecording.textContent = data.recording.status === 'declined'

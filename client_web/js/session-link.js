@@ -8,7 +8,7 @@ import { copyText, el, formatTime } from './ui.js';
  * its text and its href), the QR code, a copy button and, unless `withConsoleLink` is false,
  * a link to the expert console.
  * @param {HTMLElement} container
- * @param {{customer_url: string, console_url: string, qr_url: string, expires_at?: string}} session
+ * @param {{customer_url: string, console_url: string, qr_url: string, expires_at?: string, link_warning?: string|null}} session
  * @param {{withConsoleLink?: boolean}} [options]
  */
 export function renderSessionLink(container, session, { withConsoleLink = true } = {}) {
@@ -29,6 +29,9 @@ export function renderSessionLink(container, session, { withConsoleLink = true }
       el('div', { className: 'session-link-text' },
         el('p', { className: 'label' }, 'Send this link to the customer, or let them scan the code:'),
         link,
+        session.link_warning
+          ? el('p', { className: 'message message-error', role: 'alert', 'data-testid': 'link-warning' }, session.link_warning)
+          : null,
         el('p', { className: 'row' }, copyButton, copyStatus),
         session.expires_at ? el('p', { className: 'muted' }, `The link works until ${formatTime(session.expires_at)}.`) : null,
         withConsoleLink

@@ -17,12 +17,13 @@ export const MAX_FREEHAND_POINTS = 200;
 export const CLIENT_TYPES = Object.freeze([
   'join', 'offer', 'ice', 'chat', 'end_session', 'ping',
   'set_procedure', 'step', 'annotate', 'remove_annotation', 'pointer', 'snapshot', 'burn_in',
+  'client_problem',
 ]);
 /** Server -> client message types (on the WebSocket). */
 export const SERVER_TYPES = Object.freeze([
   'joined', 'answer', 'presence', 'chat', 'recording', 'replaced', 'session_ended', 'pong', 'error',
   'procedure', 'annotation_added', 'annotation_removed', 'pointer', 'snapshot_saved', 'burn_in',
-  'vision_status',
+  'vision_status', 'participant_info',
 ]);
 /** Client -> server types only the expert may send (a customer gets `forbidden`). */
 export const EXPERT_ONLY_TYPES = Object.freeze([
@@ -67,7 +68,21 @@ export const FATAL_JOIN_ERRORS = new Set([
  * @param {boolean} consent true if the customer agreed that the session is recorded
  */
 export function joinCustomer(token, consent) {
-  return { type: 'join', role: 'customer', token, consent: Boolean(consent) };
+  return { type: 'join', role: 'customer', token, consent: Boolean(consent), client: clientInfo() };
+}
+
+/** What a join says of the browser, for the other side to see (at most 400 characters). */
+export function clientInfo() {
+  return { user_agent: String(navigator.userAgent || '').slice(0, 400) };
+}
+
+/**
+ * Something on this page failed that the server cannot see (the call could not start): logged and
+ * told to the other side.
+ * @param {string} problem at most 500 characters
+ */
+export function clientProblem(problem) {
+  return { type: 'client_problem', problem: String(problem).slice(0, 500) };
 }
 
 /**
@@ -75,7 +90,7 @@ export function joinCustomer(token, consent) {
  * @param {string} sessionId the session id from /console/<session_id>
  */
 export function joinExpert(sessionId) {
-  return { type: 'join', role: 'expert', session_id: sessionId };
+  return { type: 'join', role: 'expert', session_id: sessionId, client: clientInfo() };
 }
 
 /**

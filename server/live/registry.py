@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from procedures import ProcedureLibrary
 from signaling import Join, ProtocolError
+from signaling.messages import Role
 
 from ..blocking import run_blocking
 from ..config import Settings
+from ..recordings.eventlog import EventLog
+from ..recordings.files import recording_files
 from ..recordings.jobs import FileJobs
 from ..records.cases import case_procedure
 from ..records.database import Database
@@ -76,6 +81,16 @@ class LiveRegistry:
                 await live.ar.set_procedure(procedure_id, by="server")
         return live
 
+    async def report_problem(self, session_id: str, role: Role, problem: str, browser: str) -> None:
+        """A page that cannot join the call (no WebRTC) says why: the live session tells the expert;
+        a session nobody is in yet keeps it in its log for the case."""
+        live = self.sessions.get(session_id)
+        if live is not None:
+            await live.client_problem(role, problem, browser)
+            return
+        path = recording_files(self.settings.recordings_dir, session_id).events
+        await run_blocking(_log_problem, path, role, problem, browser)
+
     def forget(self, live: LiveSession) -> None:
         if self.sessions.get(live.session_id) is live:
             del self.sessions[live.session_id]
@@ -94,3 +109,11 @@ class LiveRegistry:
         for live in list(self.sessions.values()):
             await live.end(reason)
         await self.workers.close()
+
+
+def _log_problem(path: Path, role: str, problem: str, browser: str) -> None:
+    log = EventLog(path, clock_ms=lambda: None)
+    try:
+        log.client_problem(role, problem, browser)
+    finally:
+        log.close()

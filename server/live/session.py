@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import TYPE_CHECKING, Protocol, cast
 
 from signaling import (
@@ -21,12 +22,14 @@ from signaling import (
     ChatMessage,
     ChatSend,
     ClientMessage,
+    ClientProblem,
     EndSession,
     IceCandidate,
     IceServer,
     Join,
     Joined,
     Offer,
+    ParticipantInfo,
     Ping,
     PointerMove,
     Pong,
@@ -54,6 +57,7 @@ from ..records.models import RepairSession
 from ..records.sessions import RecordingSummary, load_session, mark_ended, mark_live
 from ..records.tokens import new_id
 from .ar import ARSession
+from .browsers import describe_browser
 from .media.hub import SessionMedia
 
 if TYPE_CHECKING:
@@ -104,6 +108,10 @@ class LiveSession:
         self.connections: dict[str, Connection] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._idle: asyncio.TimerHandle | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+        # Each participant's browser, in words; what last kept the customer out, if anything.
+        self.browsers: dict[str, str] = {}
+        self.customer_problem: str | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -125,11 +133,15 @@ class LiveSession:
             if self._idle is not None:
                 self._idle.cancel()
                 self._idle = None
+            browser = describe_browser(message.client.user_agent) if message.client else None
+            if browser is not None:
+                self.browsers[message.role] = browser
             if message.role == "customer":
                 await self._customer_decides(message.consent)
+                self._watch_media_arrival(conn.id)
             else:
                 self.registry.workers.warm_up()  # the expert may pick a procedure any moment
-            self.events.join(message.role, username)
+            self.events.join(message.role, username, browser)
             settings = self.registry.settings
             await conn.send(
                 Joined(
@@ -152,6 +164,8 @@ class LiveSession:
             for kept, _anchored in self.ar.marks.values():
                 await conn.send(AnnotationAdded(annotation=kept))
             await self._carry_out(actions)
+            if "customer" in self.browsers:
+                await self.broadcast(self._customer_info(), "expert")
 
     async def _customer_decides(self, consent: bool) -> None:
         """Consent is the customer's to give and to withdraw at every join (a reload, another device):
@@ -223,6 +237,48 @@ class LiveSession:
         elif isinstance(message, SetBurnIn):
             self.ar.set_burn_in(message.enabled)
             await conn.send(BurnInState(enabled=message.enabled))
+        elif isinstance(message, ClientProblem):
+            await self.client_problem(role, message.problem)
+
+    # --- what keeps a participant out ------------------------------------------------------
+
+    def _customer_info(self, problem: str | None = None) -> ParticipantInfo:
+        browser = self.browsers.get("customer", "an unknown browser")
+        return ParticipantInfo(role="customer", browser=browser, problem=problem or self.customer_problem)
+
+    async def client_problem(self, role: Role, problem: str, browser: str | None = None) -> None:
+        """A page cannot take part: the log keeps it (the case shows it), and the expert is told."""
+        if browser is not None:
+            self.browsers[role] = browser
+        self.events.client_problem(role, problem, self.browsers.get(role))
+        logger.warning("session %s: the %s's page: %s", self.session_id, role, problem)
+        if role == "customer":
+            self.customer_problem = problem
+            await self.broadcast(self._customer_info(problem), "expert")
+
+    def _watch_media_arrival(self, connection_id: str) -> None:
+        """After a customer joins, their video must reach the server: if none has come after
+        ``Settings.media_arrival_s`` while they are still there, something between their browser and
+        the server stops it, and the expert must not wait on a black screen without knowing."""
+        joined_at = time.monotonic()
+        wait_s = self.registry.settings.media_arrival_s
+
+        async def check() -> None:
+            arrived = self.media.customer_video_at
+            still_there = (
+                self.machine.connections["customer"] == connection_id and self.machine.phase == "open"
+            )
+            if still_there and (arrived is None or arrived < joined_at):
+                browser = self.browsers.get("customer", "browser")
+                await self.client_problem(
+                    "customer",
+                    f"no video has reached the server {wait_s:.0f} s after the customer joined "
+                    f"({browser}): their camera, their browser or the network is not letting it through",
+                )
+
+        self._timers.append(
+            asyncio.get_running_loop().call_later(wait_s, lambda: asyncio.ensure_future(check()))
+        )
 
     async def broadcast(self, message: ServerMessage, role: str | None) -> None:
         """Send to one role's socket, or to both (``role`` None)."""
@@ -277,7 +333,7 @@ class LiveSession:
                 return
             actions = self.machine.end(reason)
             self.events.session_ended(reason)
-            for handle in [*self._grace.values(), *([self._idle] if self._idle else [])]:
+            for handle in [*self._grace.values(), *([self._idle] if self._idle else []), *self._timers]:
                 handle.cancel()
             self._grace.clear()
             self.ar.close()

@@ -7,7 +7,8 @@ An ``ar`` summary says where the device was in the recorded frame at ``frame_t_m
 
 | type | fields | written when |
 | --- | --- | --- |
-| ``join`` | ``role``, ``user`` (the expert's username) | a participant joined |
+| ``join`` | ``role``, ``user`` (the expert's username), ``browser`` | a participant joined |
+| ``client_problem`` | ``role``, ``problem``, ``browser`` | a page cannot take part (see ``LiveSession``) |
 | ``reconnecting`` | ``role`` | a socket dropped without closing |
 | ``leave`` | ``role`` | a participant left for good |
 | ``consent`` | ``given`` | the customer decided about the recording |
@@ -55,6 +56,7 @@ Event = dict[str, Any]
 
 class EventType(StrEnum):
     JOIN = "join"
+    CLIENT_PROBLEM = "client_problem"
     RECONNECTING = "reconnecting"
     LEAVE = "leave"
     CONSENT = "consent"
@@ -96,8 +98,11 @@ class EventLog:
 
     # --- one writer per event type ---------------------------------------------------------------
 
-    def join(self, role: str, user: str | None) -> None:
-        self._append(EventType.JOIN, role=role, user=user)
+    def join(self, role: str, user: str | None, browser: str | None = None) -> None:
+        self._append(EventType.JOIN, role=role, user=user, browser=browser)
+
+    def client_problem(self, role: str, problem: str, browser: str | None) -> None:
+        self._append(EventType.CLIENT_PROBLEM, role=role, problem=problem, browser=browser)
 
     def reconnecting(self, role: str) -> None:
         self._append(EventType.RECONNECTING, role=role)

@@ -84,6 +84,17 @@ class ConsentChange:
 
 
 @dataclass(frozen=True)
+class ProblemNote:
+    """A page that could not take part, and why (its browser, in words)."""
+
+    at: datetime | None
+    t_ms: int
+    role: str | None
+    problem: str
+    browser: str | None
+
+
+@dataclass(frozen=True)
 class Chapter:
     start_ms: int
     end_ms: int
@@ -113,6 +124,7 @@ class Timeline:
     marks: list[MarkSpan] = field(default_factory=list)
     ar: list[ArSummary] = field(default_factory=list)
     consent_changes: list[ConsentChange] = field(default_factory=list)
+    problems: list[ProblemNote] = field(default_factory=list)
     recovered: bool = False
     ended_at: datetime | None = None
     last_t_ms: int = 0
@@ -228,6 +240,16 @@ def build_timeline(events: list[Event], default_procedure_id: str | None = None)
                     raw if isinstance(raw, list) else None,
                     _frame_size(event.get("frame_size")),
                     _text(event.get("step_id")),
+                )
+            )
+        elif kind == EventType.CLIENT_PROBLEM and isinstance(event.get("problem"), str):
+            timeline.problems.append(
+                ProblemNote(
+                    event_at(event),
+                    at_ms,
+                    _text(event.get("role")),
+                    event["problem"],
+                    _text(event.get("browser")),
                 )
             )
         elif kind == EventType.CONSENT:

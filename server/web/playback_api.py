@@ -65,6 +65,10 @@ async def playback_get(request: Request) -> JSONResponse:
             "consent": [
                 {"at": iso(c.at), "t_ms": c.t_ms, "given": c.given} for c in timeline.consent_changes
             ],
+            "problems": [
+                {"at": iso(p.at), "t_ms": p.t_ms, "role": p.role, "problem": p.problem, "browser": p.browser}
+                for p in timeline.problems
+            ],
             "snapshots": [snapshot_json(session_id, s) for s in playback.snapshots],
             "warnings": playback.warnings,
             "events_cut_off": playback.events_cut_off,

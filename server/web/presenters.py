@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -34,6 +35,31 @@ def customer_url(request: Request, row: RepairSession) -> str:
     return f"{base_url(request)}/join/{row.join_token}"
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "[::1]")
+
+
+def link_warning(url: str) -> str | None:
+    """Why a customer link cannot work from a phone, and what to do; None when it can.
+
+    A link on this computer's own address opens nowhere else, and phones give the camera only to
+    https:// pages (or localhost on the phone itself)."""
+    parsed = urlsplit(url)
+    host = (parsed.hostname or "").lower()
+    if host in LOOPBACK_HOSTS or host.startswith("127."):
+        return (
+            f"This link points at this computer ({host}), so a phone cannot open it. Start the server "
+            "with --host 0.0.0.0 --self-signed for phones on your network, or give --public-url "
+            "https://your.host when it is behind a proxy."
+        )
+    if parsed.scheme != "https":
+        return (
+            "Phones allow the camera only on https:// pages: this http:// link opens, but the camera "
+            "will be refused. Start the server with --self-signed (or --tls-cert and --tls-key), or give "
+            "--public-url https://your.host when a proxy serves it over https."
+        )
+    return None
+
+
 def recording_json(request: Request, row: RepairSession) -> dict[str, Any]:
     files = recording_files(services(request).settings.recordings_dir, row.id)
     return {
@@ -55,6 +81,7 @@ def session_json(request: Request, row: RepairSession) -> dict[str, Any]:
         "expires_at": iso(row.token_expires_at),
         "end_reason": row.end_reason,
         "customer_url": customer_url(request, row),
+        "link_warning": link_warning(customer_url(request, row)),
         "console_url": f"{base_url(request)}/console/{row.id}",
         "qr_url": f"/api/sessions/{row.id}/qr.svg",
         "consent": row.consent,

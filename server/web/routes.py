@@ -11,6 +11,7 @@ from . import (
     accounts_api,
     analytics_api,
     cases_api,
+    customer_api,
     export_api,
     login_api,
     pages,
@@ -39,6 +40,7 @@ def all_routes() -> list[BaseRoute]:
         *export_api.routes(),
         *playback_api.routes(),
         *pages.routes(),
+        *customer_api.routes(),
         WebSocketRoute("/ws", ws.signaling_endpoint),
         Mount("/static", StaticFiles(directory=pages.CLIENT_WEB_DIR), name="static"),
     ]

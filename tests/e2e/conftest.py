@@ -178,6 +178,8 @@ def open_console_for_new_case(expert: Any, server: RunningServer, title: str) ->
     link.wait_for()
     customer_url = link.text_content().strip()
     assert customer_url.startswith(server.base_url + "/join/")
+    # The test server is on 127.0.0.1, which no phone can open: the page says so, and how to fix it.
+    assert "--host 0.0.0.0 --self-signed" in (expert.get_by_test_id("link-warning").text_content() or "")
     expert.get_by_test_id("open-console").click()
     expert.wait_for_url("**/console/*")
     return expert.url.rsplit("/", 1)[1], customer_url

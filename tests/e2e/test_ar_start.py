@@ -17,7 +17,8 @@ from tests.e2e.conftest import (
 
 PROCEDURE = "board-connector-reseat"
 SESSIONS = 6
-AR_FOUND = "() => { const ar = window.repairsight && window.repairsight.ar; return !!(ar && ar.last && ar.last.found); }"
+AR_FOUND = "() => { const ar = window.repairsight && window.repairsight.ar; return Boolean(ar?.last?.found); }"
+JOINED = "() => window.repairsight.state.joined"
 AR_START_LIMIT_S = 5.0  # 7 to 10 s before the fix (the phone ignored PLIs naming its RTX SSRC)
 
 
@@ -39,7 +40,7 @@ def test_ar_starts_when_the_procedure_is_picked_after_the_customer_joined(
             expert.get_by_test_id("open-console").click()
             expert.wait_for_url("**/console/*")
         customer_joins(customer, customer_url)
-        wait_until(lambda: expert.evaluate("() => window.repairsight.state.joined"), 10, "the console to join")
+        wait_until(lambda: expert.evaluate(JOINED), 10, "the console to join")
         time.sleep(2.0 + 0.3 * index)  # a human's pause, a little different each time
         picked = time.monotonic()
         expert.get_by_test_id("procedure-select").select_option(PROCEDURE)

@@ -129,9 +129,11 @@ def test_live_session_end_to_end(
     session_s = (parse_time(session["ended_at"]) - parse_time(session["started_at"])).total_seconds()
     with av.open(str(path)) as container:
         kinds = sorted(s.type for s in container.streams)
+        voices = [s.metadata.get("title") for s in container.streams.audio]
         decoded = sum(1 for _ in container.decode(video=0))
         duration_s = container.duration / av.time_base if container.duration else 0.0
-    assert kinds == ["audio", "audio", "video"]
+    assert kinds == ["audio", "audio", "audio", "video"]
+    assert voices == ["both voices", "customer audio", "expert audio"]  # the mix first: players play it
     assert decoded > 100
     # started_at/ended_at are stored to the second, hence the extra second of slack.
     assert abs(duration_s - session_s) <= DURATION_TOLERANCE_S + 1.0, (duration_s, session_s)

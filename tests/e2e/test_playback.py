@@ -187,6 +187,42 @@ def test_trainer_jumps_to_a_step_and_sees_the_ar_layer_from_the_log(
     j5 = np.array([project(ar["homography"], p) for p in [(527, 152), (583, 152), (583, 194), (527, 194)]])
     assert max(page.evaluate(ALPHA_AT, [j5.tolist(), ar["frame_size"]])) == 0, "a hidden layer is still drawn"
 
+    # The seek bar has a marker where each step begins; clicking one jumps there.
+    markers = page.get_by_test_id("seek-marker")
+    steps = [c for c in data["chapters"] if c["step_id"]]
+    assert markers.count() == len(steps)
+    page.locator('[data-testid="seek-marker"][data-step-id="press"]').click()
+    press = next(c for c in steps if c["step_id"] == "press")
+    wait_until(
+        lambda: (
+            abs(
+                page.evaluate("() => document.querySelector('[data-testid=playback-video]').currentTime")
+                - press["t_ms"] / 1000
+            )
+            < SEEK_TOLERANCE_S
+        ),
+        5,
+        "the jump from the seek bar's marker",
+    )
+    # After a layer toggle was clicked (it has the focus now), the shortcuts still work.
+    page.get_by_test_id("layer-annotations").check()
+    page.evaluate("() => document.querySelector('[data-testid=playback-video]').pause()")
+    page.keyboard.press("[")
+    wait_until(
+        lambda: page.evaluate("() => window.repairsight.playback.currentChapter.step_id") == "find-header",
+        5,
+        "[ to go back a step with the focus on a checkbox",
+    )
+    assert page.get_by_test_id("layer-annotations").is_checked()
+    page.evaluate("() => document.querySelector('[data-testid=playback-video]').pause()")  # the jump plays
+    page.keyboard.press("Space")
+    wait_until(
+        lambda: not page.evaluate("() => document.querySelector('[data-testid=playback-video]').paused"),
+        5,
+        "Space to play with the focus on a checkbox",
+    )
+    assert page.get_by_test_id("layer-annotations").is_checked(), "Space toggled the checkbox instead"
+
     # The chat is in the transcript, and the page raised no error.
     assert "Hold it over the board please" in page.get_by_test_id("chat-transcript").text_content()
 

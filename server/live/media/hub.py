@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -86,6 +87,8 @@ class SessionMedia:
         self._on_connection_state = on_connection_state
         self._on_datachannel = on_datachannel
         self.burn_in = False
+        # When the customer's video last arrived (time.monotonic()), None before it ever did.
+        self.customer_video_at: float | None = None
         self._keyframes: KeyframeRequester | None = None
         self.packets_forwarded = 0
         # The benchmark's baseline, aiortc's plain relay: every received track is decoded and
@@ -216,6 +219,8 @@ class SessionMedia:
         track_name: TrackName
         if role == "customer":
             track_name = "video" if kind == "video" else "customer_audio"
+            if kind == "video":
+                self.customer_video_at = time.monotonic()
             target = self.legs["expert"]
         else:
             if kind != "audio":

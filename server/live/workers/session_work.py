@@ -138,9 +138,10 @@ def overlay_of(
     outline = state.outline_frame_px if found and state is not None else None
     annotations = tuple(state.annotations) if found and state is not None else ()
     hands = state.hands if found and state is not None else ()
+    target = state.target_frame_px if found and state is not None else None
     if outline is None and not extra:
         return image
-    return draw_overlay(image, outline, annotations + extra, hands)
+    return draw_overlay(image, outline, annotations + extra, hands, target_frame_px=target)
 
 
 def jpeg(image: np.ndarray) -> bytes:

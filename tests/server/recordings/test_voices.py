@@ -39,13 +39,17 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_the_recorder_keeps_the_voices_apart_and_browsers_would_hear_only_the_customer(recording: Path) -> None:
+def test_the_recorder_keeps_the_voices_apart_and_browsers_would_hear_only_the_customer(
+    recording: Path,
+) -> None:
     assert audio_titles(recording) == ["customer audio", "expert audio"]
     samples, _ = default_audio(recording)
     assert share_at(samples, CUSTOMER_HZ) > 0.9 and share_at(samples, EXPERT_HZ) < 0.001
 
 
-def test_both_voices_are_mixed_into_the_default_track_and_the_rest_is_kept(recording: Path, tmp_path: Path) -> None:
+def test_both_voices_are_mixed_into_the_default_track_and_the_rest_is_kept(
+    recording: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "recording.webm"
     path.write_bytes(recording.read_bytes())
     with av.open(str(recording)) as before:

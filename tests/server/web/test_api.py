@@ -18,7 +18,7 @@ from server.recordings.files import recording_files
 from server.records import accounts as auth
 from server.records.models import RepairSession, User
 from server.web.bodies import MAX_BODY_BYTES
-from server.web.presenters import slug
+from server.web.presenters import link_warning, slug
 from tests.server.conftest import add_user
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{22,}$")
@@ -370,6 +370,7 @@ def test_a_new_session_has_links_expiry_and_presence(expert_client: TestClient, 
     session = make_session(expert_client, case["id"])
     token = session["customer_url"].rsplit("/", 1)[1]
     assert session["customer_url"] == f"http://testserver/join/{token}"
+    assert "only on https:// pages" in session["link_warning"]
     assert session["console_url"] == f"http://testserver/console/{session['id']}"
     assert session["qr_url"] == f"/api/sessions/{session['id']}/qr.svg"
     assert session["state"] == "created" and session["consent"] is None
@@ -395,6 +396,23 @@ def test_links_use_the_public_url_when_set(tmp_path) -> None:
     app.state.services.db.close()
     assert session["customer_url"].startswith("https://help.example.com/join/")
     assert session["console_url"] == f"https://help.example.com/console/{session['id']}"
+    assert session["link_warning"] is None  # a link a phone can open, with its camera
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:8080/join/t", "points at this computer (127.0.0.1)"),
+        ("http://localhost:8080/join/t", "--host 0.0.0.0 --self-signed"),
+        ("https://[::1]:8443/join/t", "points at this computer"),
+        ("http://192.168.1.20:8080/join/t", "only on https:// pages"),
+        ("https://192.168.1.20:8443/join/t", None),
+        ("https://help.example.com/join/t", None),
+    ],
+)
+def test_a_link_a_phone_cannot_use_says_so_and_how_to_fix_it(url: str, says: str | None) -> None:
+    warning = link_warning(url)
+    assert (warning is None) if says is None else (says in (warning or ""))
 
 
 def test_no_session_on_a_closed_case(expert_client: TestClient) -> None:

@@ -273,3 +273,65 @@ def test_a_trainer_cannot_join_a_session_as_the_expert(setup: Setup) -> None:
         ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
         error = receive_until(ws, "error")
         assert error["code"] == "forbidden" and "trainer" in error["message"]
+
+
+CHROME_ON_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Mobile Safari/537.36"
+)
+
+
+def test_the_expert_sees_the_customers_browser_and_what_keeps_it_out(tmp_path: Path) -> None:
+    """A customer whose media never arrives, and one whose page reports a failure: the expert is
+    told each, with the customer's browser, and the log (hence the case) keeps them."""
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test", media_arrival_s=0.5))
+    with TestClient(app) as client:
+        expert_user = create_user(app.state.services.db, "erin", "expert", "correct horse battery")
+        auth = {"Authorization": f"Bearer {create_api_token(app.state.services.db, expert_user)}"}
+        case = client.post("/api/cases", json={"title": "Silent phone"}, headers=auth).json()
+        made = client.post(f"/api/cases/{case['id']}/sessions", headers=auth).json()
+        token = made["customer_url"].rsplit("/", 1)[1]
+        with client.websocket_connect("/ws", headers=auth) as expert:
+            expert.send_json({"type": "join", "role": "expert", "session_id": made["id"]})
+            assert receive_until(expert, "joined")
+            with client.websocket_connect("/ws") as customer:
+                customer.send_json(
+                    {
+                        "type": "join",
+                        "role": "customer",
+                        "token": token,
+                        "consent": True,
+                        "client": {"user_agent": CHROME_ON_ANDROID},
+                    }
+                )
+                assert receive_until(customer, "joined")
+                info = receive_until(expert, "participant_info")
+                assert info == {
+                    "type": "participant_info",
+                    "role": "customer",
+                    "browser": "Chrome 156 on Android",
+                }
+                silent = receive_until(expert, "participant_info")  # no video came in 0.5 s
+                assert "no video has reached the server" in silent["problem"]
+                assert "Chrome 156 on Android" in silent["problem"]
+                customer.send_json({"type": "client_problem", "problem": "Could not start the call: boom"})
+                reported = receive_until(expert, "participant_info")
+                assert reported["problem"] == "Could not start the call: boom"
+        events = client.get(f"/api/sessions/{made['id']}/recording/events", headers=auth).text
+        problems = [json.loads(line) for line in events.splitlines() if '"client_problem"' in line]
+        assert [p["problem"].split(":")[0] for p in problems][-1] == "Could not start the call"
+        assert all(p["browser"] == "Chrome 156 on Android" and p["role"] == "customer" for p in problems)
+        playback = client.get(f"/api/sessions/{made['id']}/playback", headers=auth).json()
+        assert len(playback["problems"]) == len(problems) >= 2
+
+
+def test_a_page_that_cannot_make_calls_reports_it_by_its_link(setup: Setup) -> None:
+    problem = {"problem": "the customer's browser cannot make video calls", "user_agent": CHROME_ON_ANDROID}
+    assert setup.client.post(f"/join/{setup.token}/problem", json=problem).status_code == 204
+    unknown = setup.client.post("/join/not-a-real-token/problem", json=problem)
+    assert unknown.status_code == 404 and "not valid" in unknown.json()["error"]["message"]
+    too_long = setup.client.post(f"/join/{setup.token}/problem", json={"problem": "x" * 501})
+    assert too_long.status_code == 422
+    events = setup.client.get(f"/api/sessions/{setup.session_id}/recording/events", headers=setup.auth).text
+    logged = [json.loads(line) for line in events.splitlines()]
+    assert [(e["type"], e["browser"]) for e in logged] == [("client_problem", "Chrome 156 on Android")]
