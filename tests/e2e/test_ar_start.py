@@ -17,7 +17,7 @@ from tests.e2e.conftest import (
 
 PROCEDURE = "board-connector-reseat"
 SESSIONS = 6
-AR_FOUND = "() => { const ar = window.repairsight && window.repairsight.ar; return Boolean(ar?.last?.found); }"
+AR_FOUND = "() => Boolean(window.repairsight && window.repairsight.ar?.last?.found)"
 JOINED = "() => window.repairsight.state.joined"
 AR_START_LIMIT_S = 5.0  # 7 to 10 s before the fix (the phone ignored PLIs naming its RTX SSRC)
 
