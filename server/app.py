@@ -22,6 +22,7 @@ from procedures import ProcedureLibrary
 from .blocking import run_blocking
 from .config import Settings
 from .live.registry import LiveRegistry
+from .live.workers.messages import VisionPace
 from .live.workers.pool import MediaWorkers
 from .recordings.files import recording_files
 from .recordings.jobs import FileJobs
@@ -65,7 +66,8 @@ def create_app(
     if procedures is None:
         procedures = load_procedures(settings)
     jobs = FileJobs()
-    live = LiveRegistry(settings, db, procedures, MediaWorkers(settings.media_workers), jobs)
+    workers = MediaWorkers(settings.media_workers, VisionPace(settings.vision_fps, settings.hands_fps))
+    live = LiveRegistry(settings, db, procedures, workers, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -46,6 +46,15 @@ class Settings:
     procedure_dirs: tuple[Path, ...] = ()
     # Media worker processes (decoding for vision, vision, burn-in); None: one per core.
     media_workers: int | None = None
+    # Frames a second vision locates the device on, and of those, looks for hands on during a touch
+    # step (None: every frame). The pages carry the overlay between them (docs/vision.md, "Pace").
+    vision_fps: float | None = 10.0
+    hands_fps: float | None = 5.0
+    # Vision works on a copy of the phone's frame no wider than this (None: the frame's own size).
+    vision_width_px: int | None = 640
+    # Tests and measurements only: hold each AR state this long before sending it, as a slow
+    # network's round trip would (``serve --ar-delay-ms``).
+    ar_delay_ms: int = 0
 
     @property
     def database_path(self) -> Path:

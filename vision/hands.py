@@ -141,18 +141,30 @@ class HandTracker:
 
     def detect(self, frame_bgr: ImageArray, timestamp_ms: int) -> list[Hand]:
         """Hands in this frame. ``timestamp_ms`` must increase from call to call."""
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 BGR frame, got shape {frame_bgr.shape} {frame_bgr.dtype}")
+        return self.detect_rgb(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), timestamp_ms)
+
+    def detect_rgb(
+        self, frame_rgb: ImageArray, timestamp_ms: int, frame_size: tuple[int, int] | None = None
+    ) -> list[Hand]:
+        """Hands in an RGB frame (what the model takes: no conversion). ``timestamp_ms`` must increase.
+
+        ``frame_size``: give the landmarks in pixels of a frame this size (width, height), when
+        ``frame_rgb`` is a smaller copy of it; its own size by default.
+        """
         if self._last_timestamp_ms is not None and timestamp_ms <= self._last_timestamp_ms:
             raise ValueError(
                 f"timestamp_ms {timestamp_ms} is not after the previous frame's {self._last_timestamp_ms}; "
                 "hand tracking needs increasing frame times (make a new HandTracker for a new stream)"
             )
-        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 BGR frame, got shape {frame_bgr.shape} {frame_bgr.dtype}")
         self._last_timestamp_ms = timestamp_ms
-        rgb = np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
-        image = self._mp_image.Image(image_format=self._mp_image.ImageFormat.SRGB, data=rgb)
+        image = self._mp_image.Image(
+            image_format=self._mp_image.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb)
+        )
         result = self._landmarker.detect_for_video(image, timestamp_ms)
-        return hands_from_result(result, frame_bgr.shape[1], frame_bgr.shape[0])
+        width, height = frame_size or (frame_rgb.shape[1], frame_rgb.shape[0])
+        return hands_from_result(result, width, height)
 
     def close(self) -> None:
         self._landmarker.close()

@@ -18,7 +18,8 @@ import numpy as np
 
 from vision.annotations import Annotation
 from vision.device import DeviceFollower, FollowOptions, Locator
-from vision.features import FeatureLocator, FeatureOptions, to_gray
+from vision.features import FeatureLocator, FeatureOptions
+from vision.frames import VideoImage, as_video_image, location_in_full_frame, to_full_px
 from vision.hands import Hand, HandsOptions, HandTracker
 from vision.markers import MarkerLocator, MarkerOptions, MatLayout
 from vision.projection import ProjectedAnnotation, project_annotations
@@ -38,6 +39,13 @@ class PipelineOptions:
     detector runs every ``detect_every`` frames while the device is tracked, and every
     ``lost_detect_every`` frames while it is lost (so a device coming back into view is found
     up to ``lost_detect_every - 1`` frames later than with a search on every frame).
+
+    ``max_width_px``: locate and track on a copy of the frame scaled down to this width (results
+    are in the frame's own pixels all the same); None works at the frame's size. A 1280x720 phone
+    frame located at 640x360 costs about what a 640x480 one does (docs/vision.md).
+
+    ``hands_when``: "always" runs the hand model on every frame; "touch" only while the current
+    step checks a touch (the only rule that needs hands), which is most of a live session's saving.
     """
 
     anchor: Literal["features", "aruco"] = "features"
@@ -49,6 +57,8 @@ class PipelineOptions:
     detect_every: int = 15
     lost_detect_every: int = 3
     smooth: bool = True
+    max_width_px: int | None = None
+    hands_when: Literal["always", "touch"] = "always"
     hands_options: HandsOptions = field(default_factory=HandsOptions)
     feature_options: FeatureOptions = field(default_factory=FeatureOptions)
     marker_options: MarkerOptions = field(default_factory=MarkerOptions)
@@ -66,6 +76,10 @@ class PipelineOptions:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
         if self.lost_detect_every < 1:
             raise ValueError(f"lost_detect_every must be >= 1, got {self.lost_detect_every}")
+        if self.max_width_px is not None and self.max_width_px < 64:
+            raise ValueError(f"max_width_px must be >= 64 or None, got {self.max_width_px}")
+        if self.hands_when not in ("always", "touch"):
+            raise ValueError(f"hands_when must be 'always' or 'touch', got {self.hands_when!r}")
 
 
 @dataclass(frozen=True)
@@ -148,30 +162,27 @@ class ARPipeline:
         self._hands = HandTracker(options.hands_options) if options.hands else None
         self._step = _StepConfig(options.annotations, options.step)
         self._last_timestamp_ms: int | None = None
+        self._follow_size: tuple[int, int] | None = None
+        self._last_hands: tuple[Hand, ...] = ()
         self._busy = threading.Lock()
 
-    def process(self, frame_bgr: ImageArray, timestamp_ms: int) -> ARState:
-        """Run the enabled stages on one frame; ``timestamp_ms`` must increase from call to call."""
+    def process(
+        self, frame: ImageArray | VideoImage, timestamp_ms: int, *, look_for_hands: bool = True
+    ) -> ARState:
+        """Run the enabled stages on one frame (BGR, or a :class:`VideoImage` as decoded);
+        ``timestamp_ms`` must increase from call to call. ``look_for_hands`` False skips the hand
+        model on this frame (the caller runs it at a lower rate); a touch step's dwell then goes on
+        from the last frame that looked."""
         if not self._busy.acquire(blocking=False):
             raise RuntimeError(
                 "ARPipeline.process is already running in another thread; use one worker per pipeline"
             )
         try:
-            return self._process(frame_bgr, timestamp_ms)
+            return self._process(as_video_image(frame), timestamp_ms, look_for_hands)
         finally:
             self._busy.release()
 
-    def _process(self, frame_bgr: ImageArray, timestamp_ms: int) -> ARState:
-        if (
-            not isinstance(frame_bgr, np.ndarray)
-            or frame_bgr.dtype != np.uint8
-            or frame_bgr.ndim != 3
-            or frame_bgr.shape[2] != 3
-        ):
-            shape = getattr(frame_bgr, "shape", None)
-            raise ValueError(
-                f"expected a uint8 BGR frame (H x W x 3), got {type(frame_bgr).__name__} {shape}"
-            )
+    def _process(self, image: VideoImage, timestamp_ms: int, look_for_hands: bool) -> ARState:
         if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int | np.integer):
             raise ValueError(f"timestamp_ms must be an integer, got {timestamp_ms!r}")
         timestamp_ms = int(timestamp_ms)
@@ -185,31 +196,38 @@ class ARPipeline:
         location = Location(found=False, source="features", reason="location is off")
         if self._follower is not None:
             start = time.perf_counter()
-            location = self._follower.update(to_gray(frame_bgr), timestamp_ms)
+            location = self._locate(image, timestamp_ms)
             stage_ms["locate"] = (time.perf_counter() - start) * 1000
-        hands: tuple[Hand, ...] = ()
-        if self._hands is not None:
-            start = time.perf_counter()
-            hands = tuple(self._hands.detect(frame_bgr, timestamp_ms))
-            stage_ms["hands"] = (time.perf_counter() - start) * 1000
-        start = time.perf_counter()
         step = self._step  # one read: set_step() may swap it from another thread meanwhile
+        rule = step.rule
+        wanted = self._hands is not None and self._step_wants_hands(rule)
+        looked = wanted and look_for_hands
+        if looked:
+            assert self._hands is not None
+            start = time.perf_counter()
+            small = image.scaled(self.options.max_width_px)
+            self._last_hands = tuple(self._hands.detect_rgb(small.rgb(), timestamp_ms, image.size))
+            stage_ms["hands"] = (time.perf_counter() - start) * 1000
+        elif not wanted:
+            self._last_hands = ()
+        # A frame that did not look shows the hands of the last one that did (a fraction of a second).
+        hands = self._last_hands
+        start = time.perf_counter()
         homography = location.homography if location.found else None
         projected = project_annotations(step.annotations, homography) if homography is not None else ()
         target = None
-        rule = step.rule
         if homography is not None and isinstance(rule, TouchRule):
             target = target_frame_px(rule, homography)
         events: tuple[StepEvent, ...] = ()
         completed = False
-        if rule is not None:
+        if rule is not None and (looked or not isinstance(rule, TouchRule)):
             progress, events = check_step(rule, step.progress, timestamp_ms, homography, hands)
             completed = progress.completed
             step.progress = progress
         stage_ms["project"] = (time.perf_counter() - start) * 1000
         return ARState(
             timestamp_ms=timestamp_ms,
-            frame_size=(frame_bgr.shape[1], frame_bgr.shape[0]),
+            frame_size=image.size,
             found=location.found,
             source=location.source if location.found else None,
             homography=homography,
@@ -223,6 +241,21 @@ class ARPipeline:
             step_completed=completed,
             stage_ms=stage_ms,
         )
+
+    def _locate(self, image: VideoImage, timestamp_ms: int) -> Location:
+        """The follower's location on the (maybe scaled) frame, in the frame's own pixels."""
+        assert self._follower is not None
+        small = image.scaled(self.options.max_width_px)
+        if small.size != self._follow_size:
+            self._follower.reset()  # a new size (the phone turned, the stream changed): start again
+            self._follow_size = small.size
+        location = self._follower.update(small.gray(), timestamp_ms)
+        if small is image:
+            return location
+        return location_in_full_frame(location, to_full_px(small.size, image.size))
+
+    def _step_wants_hands(self, rule: StepRule | None) -> bool:
+        return self.options.hands_when == "always" or isinstance(rule, TouchRule)
 
     def set_step(self, annotations: tuple[Annotation, ...], rule: StepRule | None) -> None:
         """Show other annotations and check another rule from the next frame on (the step changed).

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes for decoding, vision and burn-in (default: one per core); a crash in one costs its "
         "sessions their AR for a moment, never the calls",
     )
+    run.add_argument("--ar-delay-ms", type=int, default=0, help=argparse.SUPPRESS)  # tests: a slow round trip
     run.add_argument(
         "--media-relay",
         choices=("forward", "reencode"),

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         media_relay=args.media_relay,
         procedure_dirs=procedure_dirs(args),
         media_workers=media_workers(args),
+        ar_delay_ms=max(0, args.ar_delay_ms),
     )
     db = open_database(settings)
     password = ensure_first_admin(db)

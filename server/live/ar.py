@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 RECENT_STATES = 300  # about 10 s at 30 fps: how far back a frozen frame's mark can be placed
 MAX_MARKS = 200
+RTP_WRAP = 2**32
 DATA_CHANNEL_BACKLOG_BYTES = 256 * 1024  # above this a peer is not reading: skip, the next update wins
 AR_LOG_INTERVAL_S = 0.2  # AR summaries in the event log: enough for playback to redraw the overlay
 
@@ -99,6 +100,9 @@ class ARSession:
         broadcast: Broadcast,
         workers: MediaWorkers,
         recording_ms_of_frame: Callable[[int], int | None] = lambda _rtp_timestamp: None,
+        *,
+        vision_width_px: int | None = None,
+        ar_delay_ms: int = 0,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -122,6 +126,9 @@ class ARSession:
         self._generation = 0
         self._seq = 0
         self._ar_pacer = ArSummaryPacer()
+        # Tests only: hold each AR state this long before sending it (a slow network's round trip).
+        self.ar_delay_s = ar_delay_ms / 1000
+        self._vision_width_px = vision_width_px
 
     # --- procedure and steps -------------------------------------------------------------
 
@@ -198,7 +205,13 @@ class ARSession:
                 self.channel.set_vision(None)
             return
         channel = self._worker_channel()
-        channel.set_vision(self.procedure.pipeline_options(hands=self._hands_available()))
+        channel.set_vision(
+            self.procedure.pipeline_options(
+                hands=self._hands_available(),
+                hands_when="touch",  # the only rule that needs hands (docs/vision.md, "Pace")
+                max_width_px=self._vision_width_px,
+            )
+        )
         self._apply_step()
 
     @staticmethod
@@ -215,7 +228,7 @@ class ARSession:
         state = done.state
         self.last_state = state
         self._recent.append((state.timestamp_ms, FrameGeometry(state.homography, state.frame_size)))
-        self._send_ar_state(state)
+        self._send_ar_state(state, done.rtp_timestamp)
         self._log_ar_summary(done)
         if (
             state.step_completed
@@ -248,16 +261,30 @@ class ARSession:
             homography=None if state.homography is None else np.round(state.homography, 6).tolist(),
         )
 
-    def _send_ar_state(self, state: ARState) -> None:
+    def _send_ar_state(self, state: ARState, rtp_timestamp: int) -> None:
         self._seq += 1
         pinned = [kept for kept, anchored in self.marks.values() if anchored is None]
         body = state.to_dict()
         body.pop("step_events", None)
         body.pop("stage_ms", None)
+        newest = self.media.customer_video_rtp
+        lag_ms = None if newest is None else ((newest - rtp_timestamp) % RTP_WRAP) // 90
         # Built without validation: the values come from vision and the session, 30 times a second.
         text = ArStateUpdate.model_construct(
-            seq=self._seq, step_id=self.steps.current if self.steps else None, pinned=pinned, **body
+            seq=self._seq,
+            step_id=self.steps.current if self.steps else None,
+            pinned=pinned,
+            rtp_timestamp=rtp_timestamp,
+            stream_timestamp=self.media.expert_stream_timestamp(rtp_timestamp),
+            lag_ms=lag_ms,
+            **body,
         ).model_dump_json()
+        if self.ar_delay_s > 0:
+            asyncio.get_running_loop().call_later(self.ar_delay_s, self._send_text, text)
+        else:
+            self._send_text(text)
+
+    def _send_text(self, text: str) -> None:
         for channel in list(self.channels.values()):
             if channel.readyState == "open" and channel.bufferedAmount < DATA_CHANNEL_BACKLOG_BYTES:
                 channel.send(text)

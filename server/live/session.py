@@ -103,6 +103,8 @@ class LiveSession:
             self.broadcast,
             registry.workers,
             self._recording_ms_of_frame,
+            vision_width_px=registry.settings.vision_width_px,
+            ar_delay_ms=registry.settings.ar_delay_ms,
         )
         self.case_id = row.case_id
         self.connections: dict[str, Connection] = {}

@@ -12,7 +12,7 @@ from tests.vision.test_hands import needs_model
 from vision.annotations import Rect
 from vision.markers import repair_mat_layout
 from vision.pipeline import ARPipeline, PipelineOptions
-from vision.steps import VisibleRule
+from vision.steps import TouchRule, VisibleRule
 
 PIPELINE_FRAMES = 45
 
@@ -97,3 +97,29 @@ def test_pipeline_with_hands() -> None:
     assert [h.handedness for h in state.hands] == ["Left"]
     assert "hands" in state.stage_ms and not state.found
     assert len(state.to_dict()["hands"][0]["landmarks_frame_px"]) == 21
+
+
+@needs_model
+def test_hands_only_while_the_step_checks_a_touch() -> None:
+    """``hands_when="touch"``: the hand model runs on a touch step's frames only, and only those that
+    look; the frames in between show the last hands seen."""
+    photo = image("hands/one_hand_open_palm_15a73593.jpg")
+    options = PipelineOptions(reference=image("board.jpg"), hands_when="touch", step=VisibleRule(500))
+    with ARPipeline(options) as pipeline:
+        visible = pipeline.process(photo, 0)
+        pipeline.set_step((), TouchRule(((0, 0), (10, 0), (10, 10)), dwell_ms=0))
+        touch = pipeline.process(photo, 33)
+        skipped = pipeline.process(photo, 66, look_for_hands=False)
+        pipeline.set_step((), VisibleRule(500))
+        after = pipeline.process(photo, 100)
+    assert "hands" not in visible.stage_ms and visible.hands == ()
+    assert "hands" in touch.stage_ms and len(touch.hands) == 1
+    assert "hands" not in skipped.stage_ms and skipped.hands == touch.hands
+    assert "hands" not in after.stage_ms and after.hands == ()
+
+
+def test_hands_when_is_checked() -> None:
+    with pytest.raises(ValueError, match="hands_when"):
+        PipelineOptions(reference=image("board.jpg"), hands_when="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_width_px"):
+        PipelineOptions(reference=image("board.jpg"), max_width_px=10)

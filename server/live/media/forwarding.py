@@ -48,6 +48,7 @@ from aiortc.rtp import RtpPacket
 
 logger = logging.getLogger(__name__)
 
+RTP_WRAP = 2**32
 # When the source of a forwarded stream changes, the outgoing timestamps continue this much later.
 SOURCE_CHANGE_STEP_S = Fraction(1, 30)
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
@@ -247,6 +248,10 @@ class PacketTrack(MediaStreamTrack):
 
     async def recv(self) -> Media:  # type: ignore[override]
         return await self._queue.get()
+
+    def stream_timestamp(self, incoming_pts: int) -> int:
+        """The timestamp a packet that came in with ``incoming_pts`` leaves with (see :meth:`push`)."""
+        return (incoming_pts + self._offset) % RTP_WRAP
 
 
 class ExpertVideoTrack(PacketTrack):

@@ -87,8 +87,9 @@ class SessionMedia:
         self._on_connection_state = on_connection_state
         self._on_datachannel = on_datachannel
         self.burn_in = False
-        # When the customer's video last arrived (time.monotonic()), None before it ever did.
+        # When the customer's video last arrived (time.monotonic()), and its RTP timestamp.
         self.customer_video_at: float | None = None
+        self.customer_video_rtp: int | None = None
         self._keyframes: KeyframeRequester | None = None
         self.packets_forwarded = 0
         # The benchmark's baseline, aiortc's plain relay: every received track is decoded and
@@ -190,6 +191,13 @@ class SessionMedia:
             video.set_burn_in(enabled)
         self.request_expert_keyframe()
 
+    def expert_stream_timestamp(self, rtp_timestamp: int) -> int | None:
+        """The timestamp the frame with this (phone) RTP timestamp has in the expert's stream, before
+        the sender adds its random origin; None without an expert."""
+        leg = self.legs["expert"]
+        video = leg.outgoing.get("video") if leg is not None else None
+        return video.stream_timestamp(rtp_timestamp) if isinstance(video, ExpertVideoTrack) else None
+
     def push_burned(self, data: bytes, rtp_timestamp: int, keyframe: bool) -> None:
         """A burned-in frame from the media worker, on its way to the expert."""
         leg = self.legs["expert"]
@@ -221,6 +229,7 @@ class SessionMedia:
             track_name = "video" if kind == "video" else "customer_audio"
             if kind == "video":
                 self.customer_video_at = time.monotonic()
+                self.customer_video_rtp = packet.pts
             target = self.legs["expert"]
         else:
             if kind != "audio":

@@ -24,11 +24,21 @@ class OpenSession:
 
 
 @dataclass(frozen=True)
+class VisionPace:
+    """How many frames a second vision locates the device on, and of those how many a second it
+    looks for hands on (a touch step's); None: every frame (docs/vision.md has the measurement)."""
+
+    fps: float | None = None
+    hands_fps: float | None = None
+
+
+@dataclass(frozen=True)
 class SetVision:
     """Run vision with these options from the next frame on (None: no vision, only decoding)."""
 
     session_id: str
     options: PipelineOptions | None
+    pace: VisionPace = VisionPace()
 
 
 @dataclass(frozen=True)

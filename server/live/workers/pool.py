@@ -48,6 +48,7 @@ from .messages import (
     TakeSnapshot,
     ToWorker,
     VisionDone,
+    VisionPace,
 )
 from .process import worker_process_main
 
@@ -231,7 +232,7 @@ class SessionChannel:
     def set_vision(self, options: PipelineOptions | None) -> None:
         before = self.wanted
         self.options = options
-        self._post(SetVision(self.session_id, options))
+        self._post(SetVision(self.session_id, options, self._pool.pace))
         self._wants_changed(before)
 
     def set_step(self, generation: int, annotations: tuple[Annotation, ...], rule: StepRule | None) -> None:
@@ -291,7 +292,7 @@ class SessionChannel:
         self.worker = worker
         worker.sessions.add(self.session_id)
         worker.post(OpenSession(self.session_id))
-        worker.post(SetVision(self.session_id, self.options))
+        worker.post(SetVision(self.session_id, self.options, self._pool.pace))
         worker.post(self.step)
         worker.post(SetBurnIn(self.session_id, self.burn_in))
         self._waiting_for_keyframe = True
@@ -331,8 +332,9 @@ class WorkerUnavailable(RuntimeError):
 class MediaWorkers:
     """The pool: up to ``size`` worker processes, started when first needed, restarted when they die."""
 
-    def __init__(self, size: int | None = None) -> None:
+    def __init__(self, size: int | None = None, pace: VisionPace | None = None) -> None:
         self.size = size or default_worker_count()
+        self.pace = pace or VisionPace()
         self.workers: list[WorkerProcess] = []
         self.channels: dict[str, SessionChannel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -92,7 +92,7 @@ class WorkerLoop:
         if work is None:
             return []
         if isinstance(message, SetVision):
-            work.set_vision(message.options)
+            work.set_vision(message.options, message.pace)
             self._new_picture.set()  # build the pipeline now, before the first frame
         elif isinstance(message, SetStep):
             work.set_step(message)

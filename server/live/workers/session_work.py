@@ -5,10 +5,13 @@ threads at once (PyAV keeps one SwsContext per decoded frame and converts withou
 threads converting the same frame crash libswscale, the burn-in crash of issue 10):
 
 - the **decoding thread** (the worker's receiving thread) decodes every frame (VP8 frames depend on
-  the ones before), converts it to BGR once, and keeps it as the newest picture, a numpy array no one
-  writes to again; with burn-in on, it draws the newest AR state on a copy and encodes it;
-- the **vision thread** runs the pipeline on the newest picture when it is free, skipping the rest,
-  so vision never holds the video back and its latency stays flat.
+  the ones before) and keeps it as the newest picture, as decoded (I420, a :class:`VideoImage` no one
+  writes to), converting nothing; with burn-in on, it converts it to BGR (the only thread that does),
+  draws the newest AR state on a copy and encodes it;
+- the **vision thread** runs the pipeline on the newest picture when it is free and the picture is
+  due at the session's pace (:class:`VisionPace`), skipping the rest, so vision never holds the
+  video back and its latency stays flat. It takes grey (the Y plane, no conversion) and, on a touch
+  step's frames that look for hands, RGB.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from av.video.codeccontext import VideoCodecContext
 
 from vision.annotations import annotation_from_shape
 from vision.drawing import draw_overlay
+from vision.frames import VideoImage
+from vision.pacing import FramePacer
 from vision.pipeline import ARPipeline, ARState, PipelineOptions
 from vision.projection import ProjectedAnnotation, project_annotations
 
@@ -39,6 +44,7 @@ from .messages import (
     SnapshotDone,
     TakeSnapshot,
     VisionDone,
+    VisionPace,
 )
 
 logger = logging.getLogger(__name__)
@@ -52,9 +58,10 @@ RTP_WRAP = 2**32
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """The newest picture: BGR, never written to again (readers copy before drawing)."""
+    """The newest picture, never written to again (readers copy before drawing). ``image.bgr()``
+    only on the decoding thread."""
 
-    bgr: np.ndarray
+    image: VideoImage
     timestamp_ms: int
     rtp_timestamp: int
     sequence: int
@@ -144,6 +151,18 @@ def overlay_of(
     return draw_overlay(image, outline, annotations + extra, hands, target_frame_px=target)
 
 
+def as_decoded(picture: av.VideoFrame) -> VideoImage:
+    """A decoded picture as vision takes it: its I420 planes as they are (no conversion), or BGR for
+    the rare odd-sized or non-4:2:0 stream."""
+    if picture.format.name == "yuv420p" and picture.width % 2 == 0 and picture.height % 2 == 0:
+        packed = picture.to_ndarray(format="yuv420p")
+        packed.setflags(write=False)
+        return VideoImage.from_i420(packed)
+    bgr = picture.to_ndarray(format="bgr24")
+    bgr.setflags(write=False)
+    return VideoImage.from_bgr(bgr)
+
+
 def jpeg(image: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
@@ -169,11 +188,14 @@ class SessionWork:
         self.last_result: tuple[DecodedImage, ARState] | None = None
         self._lock = threading.Lock()
         self._options: PipelineOptions | None = None
+        self._pace = VisionPace()
         self._options_version = 0
         self._step = SetStep(session_id, 0, (), None)
         self.closed = False
         # The vision thread's.
         self._pipeline: ARPipeline | None = None
+        self._frames_due = FramePacer(None)
+        self._hands_due = FramePacer(None)
         self._built_version = 0
         self._applied_generation = -1
         self._processed = 0
@@ -206,15 +228,14 @@ class SessionWork:
             return [KeyframeNeeded(self.session_id)]
         out: list[FromWorker] = []
         for picture in pictures:
-            bgr = picture.to_ndarray(format="bgr24")
-            bgr.setflags(write=False)
+            image = as_decoded(picture)
             self._sequence += 1
             timestamp_ms = self._clock.ms(frame.rtp_timestamp, frame.clock_rate)
             self.latest = DecodedImage(
-                bgr, timestamp_ms, frame.rtp_timestamp, self._sequence, time.monotonic()
+                image, timestamp_ms, frame.rtp_timestamp, self._sequence, time.monotonic()
             )
             if self.burn_in:
-                out.append(self._burned(bgr, frame.rtp_timestamp))
+                out.append(self._burned(image.bgr(), frame.rtp_timestamp))
         return out
 
     def _burned(self, bgr: np.ndarray, rtp_timestamp: int) -> BurnedFrame:
@@ -250,15 +271,17 @@ class SessionWork:
             return SnapshotDone(
                 self.session_id, request.request_id, None, None, None, "no current picture yet"
             )
-        height, width = picture.bgr.shape[:2]
-        marked = overlay_of(picture.bgr, state, pinned_shapes(request.pinned, width, height))
-        return SnapshotDone(self.session_id, request.request_id, jpeg(picture.bgr), jpeg(marked), state)
+        bgr = picture.image.bgr()
+        height, width = bgr.shape[:2]
+        marked = overlay_of(bgr, state, pinned_shapes(request.pinned, width, height))
+        return SnapshotDone(self.session_id, request.request_id, jpeg(bgr), jpeg(marked), state)
 
     # --- either thread: what vision should do -------------------------------------------------
 
-    def set_vision(self, options: PipelineOptions | None) -> None:
+    def set_vision(self, options: PipelineOptions | None, pace: VisionPace | None = None) -> None:
         with self._lock:
             self._options = options
+            self._pace = pace or VisionPace()
             self._options_version += 1
 
     def set_step(self, step: SetStep) -> None:
@@ -275,10 +298,12 @@ class SessionWork:
         """Build (or drop) the pipeline when the options changed: before frames arrive, since building
         it (the reference's features, the hand model) takes most of a second."""
         with self._lock:
-            options, version = self._options, self._options_version
+            options, pace, version = self._options, self._pace, self._options_version
         if version != self._built_version:
             self._close_pipeline()
             self._built_version = version
+            self._frames_due = FramePacer(pace.fps)
+            self._hands_due = FramePacer(pace.hands_fps)
             if options is not None:
                 self._pipeline = ARPipeline(options)
 
@@ -295,8 +320,13 @@ class SessionWork:
                 self._pipeline.set_step(step.annotations, step.rule)
                 self._applied_generation = step.generation
             self._processed = latest.sequence
+            if not self._frames_due.take(latest.timestamp_ms):
+                return None
+            look_for_hands = self._hands_due.take(latest.timestamp_ms)
             try:
-                state = self._pipeline.process(np.asarray(latest.bgr), latest.timestamp_ms)
+                state = self._pipeline.process(
+                    latest.image, latest.timestamp_ms, look_for_hands=look_for_hands
+                )
             except ValueError as exc:
                 # The customer reconnected: a new stream whose clock starts again.
                 logger.info("session %s: vision restarts (%s)", self.session_id, exc)

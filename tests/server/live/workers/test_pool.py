@@ -109,7 +109,8 @@ async def test_a_crashed_worker_is_replaced_and_its_session_gets_ar_back(
         )
         assert listener.keyframes > keyframes  # the new decoder starts at a keyframe: the phone is asked
         before = len(listener.vision)
-        await feed(channel, packets, start=100)
+        # Two passes: four keyframes, in case the new worker was still starting at the first.
+        await feed(channel, packets * 2, start=100)
         await until(lambda: len(listener.vision) > before + 2, 20, "vision results after the restart")
         assert pool.restarts == 1
     finally:

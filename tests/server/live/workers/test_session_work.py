@@ -44,8 +44,8 @@ def test_frames_before_the_first_keyframe_are_skipped_and_a_damaged_one_asks_for
     work = SessionWork("s1")
     assert work.decode(encoded(1, packets[1][0], False)) == [] and work.latest is None
     work.decode(encoded(0, *packets[0]))
-    assert work.latest is not None and work.latest.bgr.shape == (480, 640, 3)
-    assert not work.latest.bgr.flags.writeable  # shared with the vision thread: nobody writes to it
+    assert work.latest is not None and work.latest.image.size == (640, 480)
+    assert not work.latest.image.gray().flags.writeable  # shared with the vision thread: nobody writes to it
     assert work.decode(encoded(2, b"\x00garbage", False)) == [KeyframeNeeded("s1")]
     assert work.decode(encoded(3, packets[3][0], False)) == []  # waits for a keyframe again
 
