@@ -9,7 +9,16 @@ const ERRORS = new Map([
 ]);
 
 const params = new URLSearchParams(location.search);
-showMessage('login-error', ERRORS.get(params.get('error')) || '');
+/** The message for ?error= (and ?retry= seconds after too many failed sign-ins). */
+function errorText(error, retry) {
+  if (error === 'throttled') {
+    const seconds = Number.parseInt(retry || '', 10);
+    const wait = Number.isFinite(seconds) && seconds > 0 ? `in ${seconds} s` : 'in a few minutes';
+    return `Too many failed sign-ins for this account or from this address. Try again ${wait}.`;
+  }
+  return ERRORS.get(error) || '';
+}
+showMessage('login-error', errorText(params.get('error'), params.get('retry')));
 const next = params.get('next');
 // Sent only when there is one (a disabled field is not submitted), and only a path on this
 // site, so a crafted link cannot send the user elsewhere after signing in.

@@ -14,6 +14,7 @@ from ..records.accounts import AccountDisabled, Principal, change_password, veri
 from .auth import PASSWORD_PAGE, PASSWORD_ROUTE, password_change_required, require_staff
 from .bodies import LoginBody, PasswordChangeBody, parse_json, read_form
 from .errors import ApiError, error_response
+from .signin_throttle import SignInRefused
 from .state import services
 
 
@@ -33,6 +34,35 @@ def login_error_url(error: str, target: str) -> str:
     return f"/?error={error}" if target == "/" else f"/?error={error}&next={quote(target, safe='')}"
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def throttled_login(request: Request, username: str, password: str) -> Principal | None:
+    """``verify_login`` behind the sign-in throttle: refused (:class:`SignInRefused`) before any
+    hash once the account or the address has failed too often; a failure counts against both."""
+    throttle = services(request).signin
+    address = client_address(request)
+    throttle.check_allowed(username, address)
+    async with throttle.checking():
+        try:
+            principal = await run_blocking(verify_login, services(request).db, username, password)
+        except AccountDisabled:
+            throttle.failed(username, address)
+            raise
+    if principal is None:
+        throttle.failed(username, address)
+    else:
+        throttle.succeeded(username)
+    return principal
+
+
+def refused_response(refused: SignInRefused) -> Response:
+    response = error_response(429, refused.code, refused.message)
+    response.headers["Retry-After"] = str(refused.retry_after_s)
+    return response
+
+
 def sign_in(request: Request, principal: Principal) -> None:
     request.session.clear()
     request.session["user_id"] = principal.user_id
@@ -43,11 +73,12 @@ async def login_form(request: Request) -> Response:
     form = await read_form(request)
     target = safe_next(form.get("next") or request.query_params.get("next"))
     try:
-        principal = await run_blocking(
-            verify_login, services(request).db, form.get("username", ""), form.get("password", "")
-        )
+        principal = await throttled_login(request, form.get("username", ""), form.get("password", ""))
     except AccountDisabled:
         return RedirectResponse(login_error_url("disabled", target), status_code=303)
+    except SignInRefused as too_many:
+        url = login_error_url("throttled", target) + f"&retry={too_many.retry_after_s}"
+        return RedirectResponse(url, status_code=303)
     if principal is None:
         return RedirectResponse(login_error_url("1", target), status_code=303)
     sign_in(request, principal)
@@ -61,9 +92,11 @@ async def api_login(request: Request) -> Response:
     set, and the answer is 403 ``password_change_required`` so a script stops here and says why."""
     body = await parse_json(request, LoginBody)
     try:
-        principal = await run_blocking(verify_login, services(request).db, body.username, body.password)
+        principal = await throttled_login(request, body.username, body.password)
     except AccountDisabled as exc:
         raise ApiError(403, exc.code, exc.message) from None
+    except SignInRefused as too_many:
+        return refused_response(too_many)
     if principal is None:
         raise ApiError(401, "unauthorized", "wrong username or password")
     sign_in(request, principal)

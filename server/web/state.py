@@ -3,7 +3,7 @@ factory, read with :func:`services` (never ``app.state.<name>`` spelled out in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
@@ -13,6 +13,7 @@ from ..config import Settings
 from ..live.registry import LiveRegistry
 from ..recordings.jobs import FileJobs
 from ..records.database import Database
+from .signin_throttle import SignInThrottle
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Services:
     procedures: ProcedureLibrary
     live: LiveRegistry
     jobs: FileJobs
+    signin: SignInThrottle = field(default_factory=SignInThrottle)
 
 
 def services(conn: HTTPConnection) -> Services:
