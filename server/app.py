@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from procedures import ProcedureLibrary
 
+from . import metrics
 from .blocking import run_blocking
 from .config import Settings
 from .live.registry import LiveRegistry
@@ -68,6 +69,7 @@ def create_app(
     jobs = FileJobs()
     workers = MediaWorkers(settings.media_workers, VisionPace(settings.vision_fps, settings.hands_fps))
     live = LiveRegistry(settings, db, procedures, workers, jobs)
+    metrics.watch(live, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

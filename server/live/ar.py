@@ -41,6 +41,7 @@ from vision.hands import HandsOptions, resolve_model_path
 from vision.pipeline import ARState
 
 from ..blocking import run_blocking
+from ..metrics import AR_LAG, AR_PAUSES, VISION_FRAMES
 from ..recordings.eventlog import EventLog
 from ..recordings.files import RecordingFiles
 from ..recordings.snapshots import write_snapshot
@@ -269,6 +270,9 @@ class ARSession:
         body.pop("stage_ms", None)
         newest = self.media.customer_video_rtp
         lag_ms = None if newest is None else ((newest - rtp_timestamp) % RTP_WRAP) // 90
+        VISION_FRAMES.inc()
+        if lag_ms is not None:
+            AR_LAG.observe(lag_ms / 1000)
         # Built without validation: the values come from vision and the session, 30 times a second.
         text = ArStateUpdate.model_construct(
             seq=self._seq,
@@ -304,6 +308,7 @@ class ARSession:
 
     def on_fault(self, message: str) -> None:
         logger.warning("session %s: %s", self.session_id, message)
+        AR_PAUSES.labels("vision_failed").inc()
         self.events.ar_paused(message)
         self._tell_expert(
             VisionStatus(state="failed", message=f"AR stopped: {message}. Pick the procedure again.")
@@ -311,6 +316,7 @@ class ARSession:
 
     def on_worker_lost(self, reason: str) -> None:
         self.worker_available = False
+        AR_PAUSES.labels("worker_lost").inc()
         self.events.ar_paused(reason)
         if self.burn_in:
             self.media.set_burn_in(False)  # the phone's video meanwhile: the call goes on

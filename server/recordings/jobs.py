@@ -33,6 +33,9 @@ class FileJobs:
         """Run ``make`` in the background (nobody waits; a later :meth:`run` of ``key`` joins it)."""
         asyncio.ensure_future(self.run(key, make))
 
+    def running(self) -> int:
+        return len(self._running)
+
     async def wait_all(self) -> None:
         """Let every running job finish (on shutdown: a half-made file is never left behind)."""
         await asyncio.gather(*self._running.values(), return_exceptions=True)

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
+from ..metrics import SIGN_IN_FAILURES
 from ..records.accounts import AccountDisabled, Principal, change_password, verify_login
 from .auth import PASSWORD_PAGE, PASSWORD_ROUTE, password_change_required, require_staff
 from .bodies import LoginBody, PasswordChangeBody, parse_json, read_form
@@ -43,14 +44,20 @@ async def throttled_login(request: Request, username: str, password: str) -> Pri
     hash once the account or the address has failed too often; a failure counts against both."""
     throttle = services(request).signin
     address = client_address(request)
-    throttle.check_allowed(username, address)
+    try:
+        throttle.check_allowed(username, address)
+    except SignInRefused:
+        SIGN_IN_FAILURES.labels("throttled").inc()
+        raise
     async with throttle.checking():
         try:
             principal = await run_blocking(verify_login, services(request).db, username, password)
         except AccountDisabled:
+            SIGN_IN_FAILURES.labels("disabled").inc()
             throttle.failed(username, address)
             raise
     if principal is None:
+        SIGN_IN_FAILURES.labels("wrong_password").inc()
         throttle.failed(username, address)
     else:
         throttle.succeeded(username)

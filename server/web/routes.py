@@ -14,6 +14,7 @@ from . import (
     customer_api,
     export_api,
     login_api,
+    metrics_api,
     pages,
     playback_api,
     procedures_api,
@@ -30,6 +31,7 @@ async def healthz(_request: Request) -> JSONResponse:
 def all_routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
+        *metrics_api.routes(),
         *login_api.routes(),
         *accounts_api.routes(),
         *cases_api.routes(),

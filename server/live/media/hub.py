@@ -32,6 +32,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ...config import IceServerConfig
+from ...metrics import FORWARDED
 from ...recordings.recorder import Recorder, TrackName
 from .forwarding import (
     ExpertVideoTrack,
@@ -241,6 +242,8 @@ class SessionMedia:
         if target is not None and kind in target.outgoing:
             target.outgoing[kind].push(packet)
             self.packets_forwarded += 1
+            if isinstance(packet, av.Packet):
+                FORWARDED.add(packet.size)
 
     # --- teardown ------------------------------------------------------------------------
 
