@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import (
@@ -13,6 +11,8 @@ from . import (
     cases_api,
     customer_api,
     export_api,
+    health_api,
+    internal_api,
     login_api,
     metrics_api,
     pages,
@@ -24,13 +24,9 @@ from . import (
 )
 
 
-async def healthz(_request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
 def all_routes() -> list[BaseRoute]:
     return [
-        Route("/healthz", healthz),
+        *health_api.routes(),
         *metrics_api.routes(),
         *login_api.routes(),
         *accounts_api.routes(),
@@ -43,6 +39,7 @@ def all_routes() -> list[BaseRoute]:
         *playback_api.routes(),
         *pages.routes(),
         *customer_api.routes(),
+        *internal_api.routes(),
         WebSocketRoute("/ws", ws.signaling_endpoint),
         Mount("/static", StaticFiles(directory=pages.CLIENT_WEB_DIR), name="static"),
     ]
