@@ -1,0 +1,1 @@
+"""Talking to other systems: outbound webhooks (signed as Standard Webhooks says)."""
