@@ -21,6 +21,9 @@ class IceServerConfig:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
+    # The database's URL (``--database-url``, e.g. ``postgresql+psycopg://rs@db.example.org/repairsight``);
+    # None: the SQLite file in ``data_dir`` (``database_url``).
+    database: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     # None: plain HTTP. Set both for HTTPS (``--tls-cert/--tls-key`` or ``--self-signed``).
@@ -35,7 +38,8 @@ class Settings:
     idle_end_s: float = 600.0
     # A customer whose video has not reached the server this long after joining: the expert is told.
     media_arrival_s: float = 15.0
-    # Overrides the secret kept in the data directory (tests use a fixed one).
+    # The cookie-signing key (``$REPAIRSIGHT_SECRET_KEY`` or its file); None: one kept in the data
+    # directory. Every process of one service must share it. Tests use a fixed one.
     secret_key: str | None = None
     # "forward": each side gets the other's encoded media as it came (the product).
     # "reencode": decode and re-encode every track, aiortc's plain relay; only the benchmark's baseline.
@@ -66,4 +70,4 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.database_path.resolve()}"
+        return self.database or f"sqlite:///{self.database_path.resolve()}"

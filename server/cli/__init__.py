@@ -1,7 +1,9 @@
 """The ``repairsight`` command: run the server, manage users and API tokens, export, purge, vision tools.
 
 Every subcommand works on a fresh data directory (the database is made on first use), so
-``repairsight user add`` or ``token create`` can run before the server has ever started.
+``repairsight user add`` or ``token create`` can run before the server has ever started. Each option
+also reads a ``REPAIRSIGHT_*`` environment variable, and secrets come only from the environment or
+a file (``options.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 from ..config import DEFAULT_DATA_DIR
 from ..records.vocabulary import STAFF_ROLES
 from . import accounts, records, serve
-from .common import DATA_DIR_ENV, CliError, err
+from .common import CliError, err
+from .options import SecretFlag, with_env
 
 
 def vision(argv: list[str]) -> int:
@@ -28,54 +31,100 @@ def vision(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Every option defaults to None, "not given": its value is then its variable's, else the default
+    # of ``options.py`` (which the help repeats).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir",
-        help=f"where the database and recordings live (default: ${DATA_DIR_ENV} or {DEFAULT_DATA_DIR})",
+        help=with_env(
+            f"where the recordings (and the SQLite database) live (default: {DEFAULT_DATA_DIR})", "data_dir"
+        ),
     )
-    parser = argparse.ArgumentParser(prog="repairsight", description=__doc__.splitlines()[0])
+    common.add_argument(
+        "--database-url",
+        metavar="URL",
+        help=with_env(
+            "the database, e.g. postgresql+psycopg://repairsight@db.example.org/repairsight (default: the "
+            "SQLite file in the data directory); its password goes in $REPAIRSIGHT_DATABASE_PASSWORD or "
+            "$REPAIRSIGHT_DATABASE_PASSWORD_FILE, never here",
+            "database_url",
+        ),
+    )
+    parser = argparse.ArgumentParser(
+        prog="repairsight",
+        description=__doc__.splitlines()[0],
+        epilog="Each option also reads the environment variable in [brackets]; the flag wins.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("serve", parents=[common], help="run the server")
-    run.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    run.add_argument("--port", type=int, default=8080)
+    run.add_argument(
+        "--host", help=with_env("address to listen on (default: 127.0.0.1; 0.0.0.0: every interface)", "host")
+    )
+    run.add_argument("--port", type=int, help=with_env("port to listen on (default: 8080)", "port"))
     tls = run.add_mutually_exclusive_group()
-    tls.add_argument("--tls-cert", help="PEM certificate file (with --tls-key)")
-    tls.add_argument("--self-signed", action="store_true", help="make (or reuse) a self-signed certificate")
-    run.add_argument("--tls-key", help="PEM private key file (with --tls-cert)")
+    tls.add_argument("--tls-cert", help=with_env("PEM certificate file (with --tls-key)", "tls_cert"))
+    tls.add_argument(
+        "--self-signed",
+        action="store_true",
+        default=None,
+        help=with_env("make (or reuse) a self-signed certificate", "self_signed"),
+    )
+    run.add_argument("--tls-key", help=with_env("PEM private key file (with --tls-cert)", "tls_key"))
     run.add_argument(
         "--ice-server",
+        dest="ice_servers",
         action="append",
-        default=[],
         metavar="URL",
-        help="a STUN or TURN server, e.g. stun:stun.example.org:3478 (repeatable)",
+        help=with_env(
+            "a STUN or TURN server, e.g. stun:stun.example.org:3478 (repeatable; the variable: "
+            "comma-separated)",
+            "ice_servers",
+        ),
     )
-    run.add_argument("--ice-username", help="username for the TURN servers")
-    run.add_argument("--ice-credential", help="credential for the TURN servers")
-    run.add_argument("--public-url", help="base URL for customer links, e.g. behind a proxy")
+    run.add_argument(
+        "--ice-username",
+        help=with_env(
+            "username for the TURN servers (their credential: $REPAIRSIGHT_ICE_CREDENTIAL or "
+            "$REPAIRSIGHT_ICE_CREDENTIAL_FILE)",
+            "ice_username",
+        ),
+    )
+    run.add_argument("--ice-credential", action=SecretFlag)  # a secret: from the environment or a file
+    run.add_argument(
+        "--public-url", help=with_env("base URL for customer links, e.g. behind a proxy", "public_url")
+    )
     run.add_argument(
         "--procedures",
         action="append",
-        default=[],
         metavar="DIR",
-        help="a directory of procedure folders to load beside the built-in ones (repeatable; see "
-        "docs/procedures.md)",
+        help=with_env(
+            "a directory of procedure folders to load beside the built-in ones (repeatable; the variable: "
+            "separated by ':'; see docs/procedures.md)",
+            "procedures",
+        ),
     )
     run.add_argument(
         "--media-workers",
         type=int,
         metavar="N",
-        help="processes for decoding, vision and burn-in (default: one per core); a crash in one costs its "
-        "sessions their AR for a moment, never the calls",
+        help=with_env(
+            "processes for decoding, vision and burn-in (default: one per core); a crash in one costs its "
+            "sessions their AR for a moment, never the calls",
+            "media_workers",
+        ),
     )
-    run.add_argument("--ar-delay-ms", type=int, default=0, help=argparse.SUPPRESS)  # tests: a slow round trip
+    # Tests and measurements only: hold each AR state this long, as a slow round trip would.
+    run.add_argument("--ar-delay-ms", type=int, help=argparse.SUPPRESS)
     run.add_argument(
         "--media-relay",
         choices=("forward", "reencode"),
-        default="forward",
-        help="forward: each side gets the other's encoded video and audio as they came (default); "
-        "reencode: decode and re-encode every track, aiortc's plain relay and the media benchmark's "
-        "baseline (about 7x the CPU for video)",
+        help=with_env(
+            "forward: each side gets the other's encoded video and audio as they came (default); "
+            "reencode: decode and re-encode every track, aiortc's plain relay and the media benchmark's "
+            "baseline (about 7x the CPU for video)",
+            "media_relay",
+        ),
     )
 
     user = commands.add_parser("user", help="manage staff accounts")
@@ -137,8 +186,6 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(args_list)
         if args.command == "serve":
-            if args.tls_key and args.self_signed:
-                parser.error("--tls-key goes with --tls-cert, not with --self-signed")
             return serve.run(args)
         if args.command in ("export", "purge"):
             return records.run(args)

@@ -27,7 +27,8 @@ from ..records.accounts import (
     set_password,
     user_named,
 )
-from .common import CliError, err, first_admin_message, open_database, settings_of
+from .common import CliError, err, first_admin_message, open_database
+from .options import settings_of
 
 ONE_TIME_NOTE = "shown only this once; it must be changed at the next sign-in"
 

@@ -14,7 +14,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from ..errors import DomainError
 from ..recordings.retention import RETENTION_DAYS_ENV, expired_recordings, purge
-from .common import CliError, err, open_database, settings_of
+from .common import CliError, err, open_database
+from .options import settings_of
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -11,57 +11,69 @@ from procedures import ProcedureLibrary
 
 from ..config import IceServerConfig, Settings
 from ..records.accounts import ensure_first_admin
-from .common import CliError, data_dir_of, err, first_admin_message, open_database
+from .common import CliError, err, first_admin_message, open_database
+from .options import ServeOptions, env_name, options_from
 
 WS_MAX_BYTES = 1024 * 1024
 ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
-def ice_servers(args: argparse.Namespace) -> tuple[IceServerConfig, ...]:
+def ice_servers(options: ServeOptions) -> tuple[IceServerConfig, ...]:
     """``--ice-server`` URLs; the username and credential go to the TURN ones (STUN takes none)."""
+    credential = options.secret("ice_credential")
     servers = []
-    for url in args.ice_server:
+    for url in options.ice_servers:
         if not url.startswith(ICE_SCHEMES):
             raise CliError(f"--ice-server {url!r}: must start with one of {', '.join(ICE_SCHEMES)}")
         is_turn = url.startswith(("turn:", "turns:"))
-        if is_turn and not (args.ice_username and args.ice_credential):
-            raise CliError(f"--ice-server {url!r} is a TURN server: give --ice-username and --ice-credential")
+        if is_turn and not (options.ice_username and credential):
+            variable = env_name("ice_credential")
+            raise CliError(
+                f"--ice-server {url!r} is a TURN server: give --ice-username, and its credential in "
+                f"{variable} (or in a file named by {variable}_FILE)"
+            )
         servers.append(
             IceServerConfig(
                 url=url,
-                username=args.ice_username if is_turn else None,
-                credential=args.ice_credential if is_turn else None,
+                username=options.ice_username if is_turn else None,
+                credential=credential if is_turn else None,
             )
         )
     return tuple(servers)
 
 
-def tls_files(args: argparse.Namespace, data_dir: Path) -> tuple[Path | None, Path | None]:
-    if args.self_signed:
+def tls_files(options: ServeOptions) -> tuple[Path | None, Path | None]:
+    if options.self_signed:
+        if options.tls_cert is not None or options.tls_key is not None:
+            raise CliError(
+                "--self-signed makes its own certificate: give it without --tls-cert and --tls-key"
+            )
         from ..tls import make_self_signed
 
-        cert, key = make_self_signed(data_dir, [args.host])
+        cert, key = make_self_signed(options.data_dir, [options.host])
         err(f"Using the self-signed certificate {cert}; phones will ask once to accept it.")
         return cert, key
-    if (args.tls_cert is None) != (args.tls_key is None):
+    if (options.tls_cert is None) != (options.tls_key is None):
         raise CliError("give both --tls-cert and --tls-key, or neither")
-    for option, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
-        if path is not None and not Path(path).is_file():
+    for option, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
+        if path is not None and not path.is_file():
             raise CliError(f"{option} {path}: no such file")
-    return (Path(args.tls_cert) if args.tls_cert else None, Path(args.tls_key) if args.tls_key else None)
+    return options.tls_cert, options.tls_key
 
 
-def media_workers(args: argparse.Namespace) -> int | None:
-    if args.media_workers is not None and not 1 <= args.media_workers <= 64:
-        raise CliError(f"--media-workers {args.media_workers}: give 1 to 64 (or leave it out: one per core)")
-    return args.media_workers
+def media_workers(options: ServeOptions) -> int | None:
+    if options.media_workers is not None and not 1 <= options.media_workers <= 64:
+        raise CliError(
+            f"--media-workers {options.media_workers}: give 1 to 64 (or leave it out: one per core)"
+        )
+    return options.media_workers
 
 
-def procedure_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
+def procedure_dirs(options: ServeOptions) -> tuple[Path, ...]:
     """``--procedures`` directories; each must exist, so a typo is not a silently empty library."""
     dirs = []
-    for given in args.procedures:
-        path = Path(given)
+    for path in options.procedures:
+        given = str(path)
         if not path.is_dir():
             problem = "is a file, not a directory" if path.exists() else "no such directory"
             raise CliError(f"--procedures {given}: {problem}; give a directory that holds procedure folders")
@@ -101,42 +113,46 @@ def run(args: argparse.Namespace) -> int:
 
     from ..app import create_app
 
-    data_dir = data_dir_of(args)
-    if args.public_url is not None and not args.public_url.startswith(("http://", "https://")):
-        raise CliError(f"--public-url {args.public_url!r}: must start with http:// or https://")
-    cert, key = tls_files(args, data_dir)
+    options = options_from(args, ServeOptions)
+    if options.public_url is not None and not options.public_url.startswith(("http://", "https://")):
+        raise CliError(f"--public-url {options.public_url!r}: must start with http:// or https://")
+    cert, key = tls_files(options)
     settings = Settings(
-        data_dir=data_dir,
-        host=args.host,
-        port=args.port,
+        data_dir=options.data_dir,
+        database=options.database(),
+        host=options.host,
+        port=options.port,
         tls_cert=cert,
         tls_key=key,
-        ice_servers=ice_servers(args),
-        public_url=args.public_url.rstrip("/") if args.public_url else None,
-        media_relay=args.media_relay,
-        procedure_dirs=procedure_dirs(args),
-        media_workers=media_workers(args),
-        ar_delay_ms=max(0, args.ar_delay_ms),
+        ice_servers=ice_servers(options),
+        secret_key=options.secret("secret_key"),
+        public_url=options.public_url.rstrip("/") if options.public_url else None,
+        media_relay=options.media_relay,
+        procedure_dirs=procedure_dirs(options),
+        media_workers=media_workers(options),
+        ar_delay_ms=max(0, options.ar_delay_ms),
     )
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # The schema's own lines (``database: upgraded ...``) say what a migration did; Alembic's are detail.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     db = open_database(settings)
     password = ensure_first_admin(db)
     if password is not None:
         print(first_admin_message(password), flush=True)
     scheme = "https" if cert else "http"
-    if cert is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+    if cert is None and options.host not in ("127.0.0.1", "localhost", "::1"):
         err(
             "Warning: serving plain HTTP on a network address. Phones will refuse the camera on plain "
             "HTTP; use --self-signed (or --tls-cert/--tls-key) for phones on your network."
         )
-    for url in listening_urls(scheme, args.host, args.port):
+    for url in listening_urls(scheme, options.host, options.port):
         print(f"RepairSight is at {url}", flush=True)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     procedures = ProcedureLibrary.with_builtin(settings.procedure_dirs)
     report_procedures(procedures)
     config = uvicorn.Config(
         create_app(settings, db, procedures),
-        host=args.host,
-        port=args.port,
+        host=options.host,
+        port=options.port,
         ssl_certfile=str(cert) if cert else None,
         ssl_keyfile=str(key) if key else None,
         # uvicorn 0.54 deprecates the legacy "websockets" protocol; the sans-I/O one is its successor.

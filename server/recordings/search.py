@@ -7,7 +7,7 @@ indexed (``search_indexed``), checked at each search: that fills the index for s
 before this module existed, picks up sessions as they end, and needs no hook in the live session.
 A stat per session per search is cheap next to the query itself.
 
-Blocking (SQLite, files): the API runs these in the thread pool.
+Blocking (the database, files): the API runs these in the thread pool.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 
 from ..clock import iso
 from ..records.database import Database
 from ..records.models import Case, RepairSession
+from ..records.models import search_entries as entries
+from ..records.models import search_indexed as indexed
 from ..records.vocabulary import PLAYABLE_RECORDINGS
 from .eventlog import read_events
 from .files import recording_files
@@ -32,24 +34,6 @@ logger = logging.getLogger(__name__)
 
 MAX_RESULTS = 200
 MAX_HITS_PER_SESSION = 5
-
-metadata = MetaData()
-entries = Table(
-    "search_entries",
-    metadata,
-    Column("session_id", String(32), index=True, nullable=False),
-    Column("t_ms", Integer, nullable=False),
-    # chat: key = from_role; procedure: key = procedure id; step: key = procedure id, text = step id
-    Column("kind", String(16), nullable=False),
-    Column("key", String(100), nullable=True),
-    Column("text", Text, nullable=False),
-)
-indexed = Table(
-    "search_indexed",
-    metadata,
-    Column("session_id", String(32), primary_key=True),
-    Column("signature", String(64), nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -139,7 +123,6 @@ def index_session(db: Database, recordings_dir: Path, session_id: str) -> None:
 
 def refresh_index(db: Database, recordings_dir: Path) -> int:
     """Index every session whose event log is new or changed; returns how many were (re)indexed."""
-    metadata.create_all(db.engine)
     with db.session() as s:
         session_ids = list(s.scalars(select(RepairSession.id)))
         known = {row.session_id: row.signature for row in s.execute(select(indexed))}

@@ -1,35 +1,88 @@
 """The database: an engine, units of work, and the schema brought up to date on open.
 
-SQLite by default (one file in the data directory, ``Settings.database_url``); the same models
-work on PostgreSQL.
+SQLite by default (one file in the data directory, ``Settings.database_url``), or PostgreSQL
+(``postgresql+psycopg://...``) for several server processes; the same models and migrations work on
+both (``schema.py``; ``docs/database.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .migrations import add_missing_columns
-from .models import Base, User
+from .models import User
+from .schema import DatabaseError, upgrade_schema
+
+# PostgreSQL through psycopg 3, whichever way the URL names it (``postgresql://`` alone would ask
+# SQLAlchemy for psycopg2, which is not installed).
+POSTGRES_DRIVER = "postgresql+psycopg"
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+
+
+def database_url(url: str) -> URL:
+    """``url`` parsed, with PostgreSQL's driver made psycopg 3; a malformed or unsupported one is a
+    ``DatabaseError`` that says which forms work."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"{shown(url)} is not a database URL; give sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+        ) from None
+    if parsed.drivername in POSTGRES_SCHEMES:
+        return parsed.set(drivername=POSTGRES_DRIVER)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"{shown(url)}: RepairSight runs on SQLite (sqlite:///PATH) or PostgreSQL "
+            "(postgresql+psycopg://USER@HOST/NAME), not on this database"
+        )
+    return parsed
+
+
+def shown(url: str | URL) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the database URL"
+
+
+def _engine_options(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"check_same_thread": False}}
+    # A server outlives restarts of PostgreSQL: test a pooled connection before handing it out.
+    return {"pool_pre_ping": True}
 
 
 class Database:
-    """The engine and a session factory; ``create_all`` makes the schema on first use, and
-    ``add_missing_columns`` brings a database made by an older version up to date."""
+    """The engine and a session factory; the schema is brought up to date when it opens
+    (``schema.upgrade_schema``: made on first use, migrated after an upgrade of RepairSight)."""
 
     def __init__(self, url: str) -> None:
-        is_sqlite = url.startswith("sqlite")
-        self.engine: Engine = create_engine(
-            url, connect_args={"check_same_thread": False} if is_sqlite else {}
-        )
-        if is_sqlite:
+        parsed = database_url(url)
+        try:
+            self.engine: Engine = create_engine(parsed, **_engine_options(parsed))
+        except NoSuchModuleError:
+            raise DatabaseError(f"{shown(parsed)}: no driver for this database is installed") from None
+        if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
-        add_missing_columns(self.engine, Base.metadata)
+        try:
+            upgrade_schema(self.engine)
+        except OperationalError as exc:
+            self.engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseError(
+                f"cannot open the database {shown(parsed)}: {reason}. Check that it is running and "
+                "reachable, that the database exists and that the user and password are right."
+            ) from None
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -1,15 +1,17 @@
-"""The tables: users, API tokens, cases and sessions (SQLAlchemy 2 declarative models).
+"""The tables: users, API tokens, cases and sessions (SQLAlchemy 2 declarative models), and the
+recording library's search index.
 
 Recordings and their event logs are files (``server/recordings``); the database keeps only their
 summary on the session row. Which values a column may hold is ``vocabulary.py``'s; how a session
-row changes is ``sessions.py``'s.
+row changes is ``sessions.py``'s. Every table is on ``Base.metadata``, which the migrations
+(``migrations/``) are checked against; a change here needs a new revision there.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, String, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..clock import utcnow
@@ -101,3 +103,25 @@ class RepairSession(Base):
     recording_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="sessions")
+
+
+# The search index of the recording library (``server/recordings/search.py`` fills and reads it):
+# what a session's event log holds that the rows above do not, one row per chat line, procedure
+# chosen and step reached.
+search_entries = Table(
+    "search_entries",
+    Base.metadata,
+    Column("session_id", String(32), index=True, nullable=False),
+    Column("t_ms", Integer, nullable=False),
+    # chat: key = from_role; procedure: key = procedure id; step: key = procedure id, text = step id
+    Column("kind", String(16), nullable=False),
+    Column("key", String(100), nullable=True),
+    Column("text", Text, nullable=False),
+)
+# Which version of each session's log the entries were made from (its size and mtime).
+search_indexed = Table(
+    "search_indexed",
+    Base.metadata,
+    Column("session_id", String(32), primary_key=True),
+    Column("signature", String(64), nullable=False),
+)

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 from server.records import accounts as auth
+from tests.server.databases import DATABASES, database_url_for, default_database
 
 
 def add_user(app: Starlette, username: str, role: str) -> str:
@@ -42,9 +43,23 @@ def signed_in(app: Starlette, client: TestClient, username: str, role: str) -> I
     other.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_databases`` that use ``database_url`` run on SQLite and on PostgreSQL."""
+    if "database_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database_url", DATABASES, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, secret_key="test")
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The test's database: None (SQLite in its data directory) or its own PostgreSQL database
+    (``tests/server/databases.py``)."""
+    with database_url_for(getattr(request, "param", None) or default_database()) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path, secret_key="test", database=database_url)
 
 
 @pytest.fixture

@@ -187,7 +187,10 @@ def test_serve_with_a_self_signed_certificate(
     [
         (["--tls-cert", "cert.pem"], "give both --tls-cert and --tls-key"),
         (["--tls-cert", "missing.pem", "--tls-key", "missing.key"], "no such file"),
-        (["--ice-server", "turn:turn.example.org"], "--ice-username and --ice-credential"),
+        (
+            ["--ice-server", "turn:turn.example.org"],
+            "give --ice-username, and its credential in REPAIRSIGHT_ICE_",
+        ),
         (["--ice-server", "http://stun.example.org"], "must start with one of stun:"),
         (["--public-url", "help.example.com"], "must start with http:// or https://"),
     ],

@@ -15,6 +15,8 @@ from server.recordings.files import recording_files
 from server.records.database import Database
 from server.records.models import Case, RepairSession
 
+pytestmark = pytest.mark.both_databases
+
 BOARD = "board-connector-reseat"
 ROUTER = "router-cable-reseat"
 DAY = datetime(2026, 11, 10, 9, 0)

@@ -13,6 +13,8 @@ from server.recordings.files import recording_files
 from server.recordings.search import refresh_index
 from tests.server.seeded_recordings import board_session_events, event, seed_session, write_events
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def library(app: Starlette, expert_client: TestClient) -> dict[str, dict[str, str]]:

@@ -18,10 +18,12 @@ from server.records import accounts as auth
 from server.records.database import Database
 from server.records.models import ApiToken, Case, RepairSession, User
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(Settings(data_dir=tmp_path))
+def db(tmp_path: Path, database_url: str | None) -> Iterator[Database]:
+    database = open_database(Settings(data_dir=tmp_path, database=database_url))
     yield database
     database.close()
 

@@ -1,20 +1,48 @@
-"""A data directory made by an older version: the missing columns are added on start-up, nothing lost."""
+"""The schema's migrations: a database made by an older version is brought up on open, nothing lost.
+
+``repairsight_0_1.sql`` is a RepairSight 0.1 database (the last without migrations: no
+``alembic_version``) with rows in every table, as that version's code made it. Older versions still
+lacked some columns; their databases come up too. The same migrations run on PostgreSQL, each test
+on a database of its own.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select, text
+from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.cli.common import open_database
 from server.config import Settings
+from server.recordings.search import LibraryQuery, search_library
 from server.records import accounts as auth
-from server.records.migrations import MigrationError, add_column_sql, add_missing_columns
+from server.records.database import Database
+from server.records.migrations.baseline import BASELINE_REVISION, baseline_metadata
 from server.records.models import Base
+from server.records.schema import (
+    DatabaseError,
+    MigrationError,
+    add_column_sql,
+    head_revision,
+    upgrade_schema,
+)
+from tests.server.databases import database_url_for, postgres_database
+
+DUMP_0_1 = Path(__file__).with_name("repairsight_0_1.sql")
+ADA_PASSWORD = "ada-correct-horse-1"
+API_TOKEN_0_1 = "v0-1-fixture-api-token-kept-0001"
+CHAT_0_1 = "The J5 plug looks tilted"
 
 # The cases table as the version before fixed_by_step made it.
 OLD_CASES_DDL = """
@@ -46,12 +74,120 @@ def old_database(path: Path) -> None:
         )
 
 
+def database_0_1(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.executescript(DUMP_0_1.read_text())
+
+
+def rows_by_table(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every 0.1 table, typed (booleans, times) so SQLite and PostgreSQL compare."""
+    metadata = baseline_metadata()
+    with engine.connect() as connection:
+        return {
+            name: sorted(tuple(row) for row in connection.execute(select(table)))
+            for name, table in metadata.tables.items()
+        }
+
+
+def schema_of(engine: Engine) -> dict[str, Any]:
+    """What ``inspect`` says of each table but ``alembic_version``: columns, keys and indexes."""
+    inspector = inspect(engine)
+    schema: dict[str, Any] = {}
+    for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+        schema[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(table)
+            ],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted(
+                (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+            ),
+        }
+    return schema
+
+
+def version_of(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+def model_differences(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+# --- a 0.1 database, with rows in every table -------------------------------------------------------
+
+
+def test_a_0_1_database_is_stamped_and_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "repairsight.sqlite3"
+    database_0_1(path)
+    plain = create_engine(f"sqlite:///{path}")
+    before = rows_by_table(plain)
+    assert all(before.values()), "the fixture has rows in every table"
+
+    db = open_database(Settings(data_dir=tmp_path))
+    assert version_of(db.engine) == [head_revision()]
+    assert rows_by_table(db.engine) == before
+    assert model_differences(db.engine) == []
+    # The rows work: the admin signs in, the API token and the search index answer as before.
+    assert auth.verify_login(db, "ada", ADA_PASSWORD) is not None
+    token_owner = auth.principal_for_token(db, API_TOKEN_0_1)
+    assert token_owner is not None and token_owner.username == "ada"
+    assert [(u.username, u.disabled, u.must_change_password) for u in auth.list_users(db)] == [
+        ("ada", False, False),
+        ("erin", True, True),
+    ]
+    [found] = search_library(db, tmp_path / "recordings", LibraryQuery(q="j5 PLUG"))
+    assert found["chat_hits"][0]["text"] == CHAT_0_1
+    assert upgrade_schema(db.engine) == []  # up to date: opening again does nothing
+    db.close()
+    plain.dispose()
+
+
+def test_the_baseline_revision_makes_the_0_1_schema(tmp_path: Path) -> None:
+    database_0_1(tmp_path / "old" / "repairsight.sqlite3")
+    old = create_engine(f"sqlite:///{tmp_path / 'old' / 'repairsight.sqlite3'}")
+    fresh = open_database(Settings(data_dir=tmp_path / "new"))
+    assert schema_of(fresh.engine) == schema_of(old)
+    assert version_of(fresh.engine) == [head_revision()]
+    fresh.close()
+    old.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_migrations_make_what_the_models_describe(tmp_path: Path, kind: str) -> None:
+    with database_url_for(kind) as url:
+        db = open_database(Settings(data_dir=tmp_path, database=url))
+        assert model_differences(db.engine) == []
+        assert version_of(db.engine) == [head_revision()]
+        db.close()
+
+
+# --- older still: columns that 0.1 added -------------------------------------------------------------
+
+
 def test_an_old_database_gets_the_new_column_and_keeps_its_rows(tmp_path: Path) -> None:
     old_database(tmp_path / "repairsight.sqlite3")
     db = open_database(Settings(data_dir=tmp_path))
     columns = {c["name"] for c in inspect(db.engine).get_columns("cases")}
     assert "fixed_by_step" in columns
-    assert add_missing_columns(db.engine, Base.metadata) == []  # once only
+    assert version_of(db.engine) == [head_revision()]
+    assert upgrade_schema(db.engine) == []  # once only
     db.close()
     with sqlite3.connect(tmp_path / "repairsight.sqlite3") as connection:
         row = connection.execute(
@@ -60,6 +196,27 @@ def test_an_old_database_gets_the_new_column_and_keeps_its_rows(tmp_path: Path) 
     assert row == [
         ("Kept from before", "Ann", "first call", "fixed_remotely", "board-connector-reseat", None)
     ]
+
+
+def test_an_empty_version_table_is_no_revision(tmp_path: Path) -> None:
+    """A version table with no row (left by a stamp that never finished) says nothing of the schema."""
+    old_database(tmp_path / "repairsight.sqlite3")
+    with sqlite3.connect(tmp_path / "repairsight.sqlite3") as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    db = open_database(Settings(data_dir=tmp_path))
+    assert "fixed_by_step" in {c["name"] for c in inspect(db.engine).get_columns("cases")}
+    assert version_of(db.engine) == [head_revision()]
+    db.close()
+
+
+def test_what_an_old_database_is_given_is_said(tmp_path: Path) -> None:
+    old_database(tmp_path / "repairsight.sqlite3")
+    engine = create_engine(f"sqlite:///{tmp_path / 'repairsight.sqlite3'}")
+    done = upgrade_schema(engine)
+    assert "added the column cases.fixed_by_step" in done
+    assert "added the table users" in done and "added the table search_entries" in done
+    assert f"stamped a database from before migrations at the baseline {BASELINE_REVISION}" in done
+    engine.dispose()
 
 
 def test_the_server_starts_on_an_old_data_dir_and_the_api_uses_the_new_field(tmp_path: Path) -> None:
@@ -89,9 +246,109 @@ def test_a_not_null_column_without_a_default_is_refused_with_a_reason() -> None:
         "t", MetaData(), Column("id", Integer, primary_key=True), Column("x", String(5), nullable=False)
     )
     with pytest.raises(MigrationError, match="t.x is NOT NULL with no plain default"):
-        add_column_sql("t", table.c.x, engine)
+        add_column_sql("t", table.c.x, engine.dialect)
     with_default = Table("u", MetaData(), Column("y", String(5), nullable=False, default="a"))
     assert (
-        add_column_sql("u", with_default.c.y, engine)
+        add_column_sql("u", with_default.c.y, engine.dialect)
         == "ALTER TABLE u ADD COLUMN y VARCHAR(5) DEFAULT 'a' NOT NULL"
     )
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+
+
+def copy_0_1_rows(source: Engine, target: Engine, leave_out: tuple[str, str] | None = None) -> None:
+    """Make the 0.1 tables on ``target`` as ``create_all`` did (no ``alembic_version``) and copy every
+    row of ``source`` into them; ``leave_out``: a (table, column) an older version did not have yet."""
+    metadata = baseline_metadata()
+    if leave_out is not None:
+        table = metadata.tables[leave_out[0]]
+        table._columns.remove(table.c[leave_out[1]])  # the table as that older version made it
+    rows = rows_by_table(source)
+    metadata.create_all(target)
+    with target.begin() as connection:
+        for table in metadata.sorted_tables:
+            full = baseline_metadata().tables[table.name]
+            records = [dict(zip(full.c.keys(), row, strict=True)) for row in rows[table.name]]
+            kept = [{k: v for k, v in record.items() if k in table.c} for record in records]
+            connection.execute(table.insert(), kept)
+
+
+def test_a_0_1_database_on_postgresql_is_upgraded_in_place(tmp_path: Path, postgres_url: str) -> None:
+    database_0_1(tmp_path / "old.sqlite3")
+    source = create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    target = create_engine(postgres_url)
+    copy_0_1_rows(source, target)
+    before = rows_by_table(target)
+    assert before == rows_by_table(source) and all(before.values())
+
+    db = open_database(Settings(data_dir=tmp_path, database=postgres_url))
+    assert version_of(db.engine) == [head_revision()]
+    assert rows_by_table(db.engine) == before
+    assert model_differences(db.engine) == []
+    assert auth.verify_login(db, "ada", ADA_PASSWORD) is not None
+    [found] = search_library(db, tmp_path / "recordings", LibraryQuery(q="j5 PLUG"))
+    assert found["chat_hits"][0]["text"] == CHAT_0_1
+    db.close()
+    target.dispose()
+    source.dispose()
+
+
+def test_an_older_postgresql_database_gets_the_missing_column(tmp_path: Path, postgres_url: str) -> None:
+    database_0_1(tmp_path / "old.sqlite3")
+    source = create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    target = create_engine(postgres_url)
+    copy_0_1_rows(source, target, leave_out=("users", "disabled_at"))
+    db = open_database(Settings(data_dir=tmp_path, database=postgres_url))
+    assert model_differences(db.engine) == []
+    assert [(u.username, u.disabled) for u in auth.list_users(db)] == [("ada", False), ("erin", False)]
+    db.close()
+    target.dispose()
+    source.dispose()
+
+
+# --- two openers at once, a database from a newer version --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path, kind: str) -> None:
+    """A CLI command while the server starts, or two servers: the second waits for the first's lock."""
+    with database_url_for(kind) as url:
+        settings = Settings(data_dir=tmp_path, database=url)
+        opened: list[Database] = []
+        failures: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def open_one() -> None:
+            start.wait()
+            try:
+                opened.append(Database(settings.database_url))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == [] and len(opened) == 4
+        assert version_of(opened[0].engine) == [head_revision()]
+        auth.create_user(opened[1], "erin", "expert", "erin-correct-horse")
+        assert auth.find_user(opened[2], "erin") is not None
+        for db in opened:
+            db.close()
+
+
+def test_a_database_from_a_newer_version_is_refused_with_a_reason(tmp_path: Path) -> None:
+    db = open_database(Settings(data_dir=tmp_path))
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    db.close()
+    with pytest.raises(DatabaseError, match="revision '9999', which this RepairSight does not know"):
+        Database(Settings(data_dir=tmp_path).database_url)
+
+
+def test_a_database_that_cannot_be_reached_is_said_plainly(tmp_path: Path, postgres_url: str) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database_" + datetime.now().strftime("%H%M%S")
+    with pytest.raises(DatabaseError, match="cannot open the database .*no_such_database_.*does not exist"):
+        Database(missing)
