@@ -22,8 +22,10 @@ export class ArFeed {
   constructor(session, onChange) {
     this.session = session;
     this.onChange = onChange;
-    /** What tests read as `window.repairsight.ar`. */
-    this.ar = { last: null, count: 0, open: false, receivedAt: 0, frozen: null };
+    /**
+     * What tests read as `window.repairsight.ar`; `drawn` is what the overlay shows now (noteDrawn).
+     */
+    this.ar = { last: null, count: 0, open: false, receivedAt: 0, frozen: null, drawn: null };
     /** The last `procedure` message (null before the first). */
     this.procedure = null;
     /** The session's marks, as `annotation_added` gave them (SessionAnnotation). */
@@ -110,6 +112,28 @@ export class ArFeed {
       this.pointer = Number.isFinite(x) && Number.isFinite(y) ? { x_fraction: x, y_fraction: y, at: performance.now() } : null;
       this.onChange('pointer', this.pointer);
     });
+  }
+
+  /**
+   * Record what the overlay drew (for tests and diagnostics, `window.repairsight.ar.drawn`): the
+   * outline and the projected marks in frame px, the state's sequence number, how it was placed ('tracked': carried from
+   * its own frame to the frame on screen; 'newest': as it came), and the two frames' keys
+   * (capture time on the customer's page, RTP timestamp on the console).
+   * @param {{state: object|null, how: string, stateFrame: number|null, shownFrame: number|null}} placed
+   * @param {boolean} stale nothing tied to the device was drawn
+   */
+  noteDrawn(placed, stale) {
+    const state = placed.state;
+    this.ar.drawn = state ? {
+      seq: state.seq,
+      how: placed.how,
+      outline_frame_px: stale ? null : state.outline_frame_px,
+      annotations: stale ? [] : state.annotations,
+      frame_size: state.frame_size,
+      state_frame: placed.stateFrame,
+      shown_frame: placed.shownFrame,
+      at: performance.now(),
+    } : null;
   }
 
   /** The newest AR state is older than AR_STALE_MS (or there is none). */

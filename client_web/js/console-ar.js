@@ -2,8 +2,10 @@
 // steps, the drawing tools, freeze-frame, snapshots, burn-in and the list of marks.
 
 import { listProcedures } from './api.js';
+import { ArFollower } from './ar-follow.js';
 import { ArFeed, currentStep, deviceName, makeRedrawer, stepsOf } from './ar-session.js';
 import { ArTools, TOOLS } from './ar-tools.js';
+import { ExpertFrameSync } from './frame-sync.js';
 import { drawOverlay } from './overlay.js';
 import * as msg from './signaling.js';
 import { byId, el, formatClock } from './ui.js';
@@ -37,19 +39,28 @@ export function bindConsoleAr(live, { video, notify }) {
       renderAnnotations();
       if (message && message.annotation) tools.noteAdded(message.annotation);
     }
+    if (kind === 'ar') follower.noteState(message);
     if (kind === 'ar' || kind === 'channel') showArStatus();
     redraw(kind === 'ar');
   });
   feed.expose();
 
+  // Live, each state is put on the received frame it was computed on and carried to the frame on
+  // screen (ar-follow.js); every new frame redraws the overlay. Frozen, the frozen state is drawn.
+  const follower = new ArFollower(video, new ExpertFrameSync(), { onFrame: () => redraw(true) });
+
   const redraw = makeRedrawer(() => {
     const frozen = tools.frozenAt;
-    const state = frozen ? frozen.state : feed.ar.last;
-    drawOverlay(canvas, tools.media, state, {
+    const placed = frozen
+      ? { state: frozen.state, how: 'frozen', stateFrame: null, shownFrame: null }
+      : follower.place(feed.ar.last);
+    const stale = !frozen && feed.isStale();
+    drawOverlay(canvas, tools.media, placed.state, {
       ...tools.overlayExtras(),
-      pinned: feed.pinnedMarks(state),
-      stale: !frozen && feed.isStale(),
+      pinned: feed.pinnedMarks(placed.state),
+      stale,
     });
+    feed.noteDrawn(placed, stale);
   });
 
   const tools = new ArTools({
@@ -268,7 +279,10 @@ export function bindConsoleAr(live, { video, notify }) {
   renderAnnotations();
 
   return {
-    attach: (pc) => feed.attach(pc),
+    attach(pc) {
+      follower.reset(); // a new connection: a new stream, with its own RTP timestamps
+      feed.attach(pc);
+    },
     disable() {
       ended = true;
       if (tools.isFrozen) tools.toggleFreeze();

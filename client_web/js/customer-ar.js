@@ -3,7 +3,9 @@
 // camera at your device: …" while the device is not found, "Done! Next: …" when the camera saw a
 // step done, "All steps done" at the end, and the expert's pointer.
 
+import { ArFollower } from './ar-follow.js';
 import { ArFeed, currentStep, deviceName, makeRedrawer, stepsOf } from './ar-session.js';
+import { CustomerFrameSync, openSentFramesTap } from './frame-sync.js';
 import { drawOverlay } from './overlay.js';
 import { byId, el } from './ui.js';
 
@@ -49,22 +51,59 @@ export function bindCustomerAr(live, { video }) {
 
   const feed = new ArFeed(live, (kind, message) => {
     if (kind === 'procedure') onProcedure(message);
+    if (kind === 'ar') follower.noteState(message);
     showDeviceSign();
     redraw(kind === 'ar');
   });
   feed.expose();
 
-  // The AR state's frame_size is the frame the server decoded from this phone's stream; the
-  // preview shows the same camera, so the state is scaled onto the preview's displayed box.
+  // Each state is put on the preview frame it was computed on and carried to the frame on screen
+  // (ar-follow.js); the preview's every new frame redraws the overlay. The state's frame_size is
+  // the frame the server decoded from this phone's stream; the preview shows the same camera, so
+  // the state is scaled onto the preview's displayed box.
+  const sync = new CustomerFrameSync();
+  const follower = new ArFollower(video, sync, { onFrame: () => redraw(true) });
+  /** Reads the frames the current connection's video sender sends (openSentFramesTap), or null. */
+  let tap = null;
+
   const redraw = makeRedrawer(() => {
-    const state = feed.ar.last;
-    drawOverlay(canvas, video, state, {
-      pinned: feed.pinnedMarks(state),
+    const placed = follower.place(feed.ar.last);
+    const stale = feed.isStale();
+    drawOverlay(canvas, video, placed.state, {
+      pinned: feed.pinnedMarks(placed.state),
       pointer: feed.currentPointer(),
-      stale: feed.isStale(),
+      stale,
       fontPx: 17,
     });
+    feed.noteDrawn(placed, stale);
   });
+
+  /**
+   * Before a new peer connection's tracks are added: start reading the frames its video sender will
+   * send (a new sender has a new RTP clock). Resolves to a function to call with the video sender
+   * in the very task that made it (openSentFramesTap says why).
+   * @returns {Promise<(sender: RTCRtpSender) => void>}
+   */
+  async function prepareSender() {
+    if (tap) tap.stop();
+    tap = null;
+    const opened = follower.supported ? await openSentFramesTap((rtpTimestamp, leftAt) => sync.noteSent(rtpTimestamp, leftAt)) : null;
+    tap = opened;
+    // Without the sent frames no state can be put on its preview frame: copying frames is wasted.
+    follower.active = Boolean(opened);
+    return (sender) => {
+      if (opened && opened === tap && !opened.install(sender)) follower.active = false;
+    };
+  }
+
+  /**
+   * A new peer connection (its tracks added, before its offer): the AR channel.
+   * @param {RTCPeerConnection} pc
+   */
+  function attach(pc) {
+    follower.reset(true);
+    feed.attach(pc);
+  }
 
   function onProcedure(state) {
     const before = previous;
@@ -155,5 +194,5 @@ export function bindCustomerAr(live, { video }) {
   video.addEventListener('resize', redraw);
   video.addEventListener('loadedmetadata', redraw);
 
-  return { attach: (pc) => feed.attach(pc), feed };
+  return { prepareSender, attach, feed };
 }

@@ -69,9 +69,13 @@ async function openCamera() {
 }
 
 /** The camera is sent only; the microphone both ways (the expert's voice comes back on it). */
-function addMedia(pc) {
+async function addMedia(pc) {
+  // Which preview frame each AR state belongs to comes from the video sender's sent frames.
+  const tapVideoSender = await ar.prepareSender();
+  if (pc.signalingState === 'closed') return; // replaced while the tap started
   for (const track of camera.getTracks()) {
     const sender = pc.addTrack(track, camera);
+    if (track.kind === 'video') tapVideoSender(sender);
     const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
     if (track.kind === 'video' && transceiver) {
       transceiver.direction = 'sendonly';

@@ -248,6 +248,10 @@ export function parseArState(data) {
     hands: Array.isArray(message.hands) ? message.hands : [],
     step_completed: Boolean(message.step_completed),
     pinned: Array.isArray(message.pinned) ? message.pinned : [],
+    // Which frame the state was computed on (ar-follow.js, frame-sync.js), and how far behind.
+    rtp_timestamp: Number.isFinite(message.rtp_timestamp) ? message.rtp_timestamp : null,
+    stream_timestamp: Number.isFinite(message.stream_timestamp) ? message.stream_timestamp : null,
+    lag_ms: Number.isFinite(message.lag_ms) ? message.lag_ms : null,
   };
 }
 

@@ -37,9 +37,10 @@ MARK_TOLERANCE_REF_PX = 2.0
 
 AR_LAST = "() => window.repairsight && window.repairsight.ar ? window.repairsight.ar.last : null"
 PROCEDURE_STATE = "() => window.repairsight ? window.repairsight.procedure : null"
-# One evaluate reads the newest AR state and the overlay drawn from it, so the two always match.
+# One evaluate reads the AR state as the overlay drew it (carried to the frame on screen,
+# docs/ar-in-the-page.md) and the overlay pixels, so the two always match.
 OVERLAY_ALPHA_AT = (
-    "() => { const ar = window.repairsight.ar.last; const quad = ar.outline_frame_px;"
+    "() => { const ar = window.repairsight.ar.drawn; const quad = ar.outline_frame_px;"
     " const mid = (p, q) => [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2];"
     " const points = quad.map((p, i) => mid(p, quad[(i + 1) % 4]))"
     " .concat(ar.annotations.map((a) => a.points_frame_px[0]));"
