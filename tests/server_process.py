@@ -34,6 +34,32 @@ def cli(data_dir: Path, *args: str) -> str:
     return done.stdout
 
 
+def add_user(data_dir: Path, username: str, role: str, password: str, *extra: str) -> None:
+    """``repairsight user add USERNAME --role ROLE --password-stdin`` (``extra``: e.g. ``--database-url``)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "user",
+            "add",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        input=password,
+        text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
 @dataclass
 class ServerProcess:
     process: subprocess.Popen[bytes]
@@ -62,12 +88,18 @@ def start_server(
     port: int | None = None,
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    command_prefix: tuple[str, ...] = (),
+    ready_timeout_s: float = 30.0,
 ) -> ServerProcess:
+    """``repairsight serve`` on ``port`` (a free one by default), once it answers ``/healthz``.
+    ``command_prefix`` runs it under another command that execs it (``taskset -c 0``), so the pid
+    is still the server's."""
     port = port or free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(
         [
+            *command_prefix,
             sys.executable,
             "-m",
             "server.cli",
@@ -84,7 +116,7 @@ def start_server(
         env={**os.environ, **(env or {})},
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
@@ -95,4 +127,4 @@ def start_server(
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not answer /healthz in 30 s:\n{log_path.read_text()}")
+    raise RuntimeError(f"server did not answer /healthz in {ready_timeout_s:g} s:\n{log_path.read_text()}")
