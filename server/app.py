@@ -8,7 +8,6 @@ sessions a previous process left unfinished and ends the live ones on shutdown.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -20,16 +19,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from procedures import ProcedureLibrary
 
 from . import metrics
-from .blocking import run_blocking
+from .cluster import make_cluster
+from .cluster.internal import internal_secret
 from .config import Settings
 from .live.registry import LiveRegistry
 from .live.workers.messages import VisionPace
 from .live.workers.pool import MediaWorkers
-from .recordings.files import recording_files
 from .recordings.jobs import FileJobs
-from .recordings.recovery import recover_unfinished_sessions
-from .recordings.voices import add_both_voices
 from .records.database import Database
+from .web.api_versions import ApiVersions
 from .web.errors import EXCEPTION_HANDLERS
 from .web.routes import all_routes
 from .web.state import Services
@@ -57,6 +55,14 @@ def load_procedures(settings: Settings) -> ProcedureLibrary:
     return procedures
 
 
+async def drain(app: Starlette) -> None:
+    """SIGTERM: no new session comes here; live ones go on until they end or the drain timeout passes
+    (then the shutdown ends them cleanly)."""
+    found = app.state.services
+    assert isinstance(found, Services)
+    await found.live.wait_drained(found.settings.cluster.drain_timeout_s)
+
+
 def create_app(
     settings: Settings, database: Database | None = None, procedures: ProcedureLibrary | None = None
 ) -> Starlette:
@@ -66,34 +72,34 @@ def create_app(
     db = database or Database(settings.database_url)
     if procedures is None:
         procedures = load_procedures(settings)
-    jobs = FileJobs()
+    cluster = make_cluster(settings.cluster)
+    jobs = FileJobs(cluster.exclusive)
     workers = MediaWorkers(settings.media_workers, VisionPace(settings.vision_fps, settings.hands_fps))
-    live = LiveRegistry(settings, db, procedures, workers, jobs)
+    live = LiveRegistry(settings, db, procedures, workers, jobs, cluster)
+    signing_key = secret_key_for(settings)
     metrics.watch(live, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        recovered = await run_blocking(recover_unfinished_sessions, db, settings.recordings_dir)
-        for session_id in recovered:
-            logger.warning("session %s was cut off by a restart: marked ended, recording partial", session_id)
-            media = recording_files(settings.recordings_dir, session_id).media
-            if media.exists():
-                jobs.start(media, functools.partial(add_both_voices, media))
+        # Joins the service and recovers the sessions no live process holds (alone: every live one).
+        await cluster.start(live.cluster_hooks())
         try:
             yield
         finally:
             await live.close_all("the server is shutting down")
             await jobs.wait_all()
+            await cluster.close()
 
     middleware = [
+        Middleware(ApiVersions),
         Middleware(
             SessionMiddleware,
-            secret_key=secret_key_for(settings),
+            secret_key=signing_key,
             session_cookie="repairsight_session",
             same_site="lax",
             https_only=settings.tls_cert is not None,
             max_age=12 * 3600,
-        )
+        ),
     ]
     app = Starlette(
         routes=all_routes(),
@@ -101,5 +107,5 @@ def create_app(
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
-    app.state.services = Services(settings, db, procedures, live, jobs)
+    app.state.services = Services(settings, db, procedures, live, jobs, internal_secret(signing_key))
     return app

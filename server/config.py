@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .cluster.settings import ClusterSettings
+
 DEFAULT_DATA_DIR = Path("./repairsight-data")
 
 
@@ -30,6 +32,9 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     ice_servers: tuple[IceServerConfig, ...] = ()
+    # The secret shared with coturn (``use-auth-secret``): TURN servers given without a username get
+    # short-lived credentials per participant (``server/live/turn.py``). From the environment only.
+    turn_secret: str | None = None
     # How long a customer link stays valid after the session is created.
     link_ttl_s: int = 24 * 3600
     # How long a dropped participant is shown as "reconnecting" before "left".
@@ -59,6 +64,9 @@ class Settings:
     # Tests and measurements only: hold each AR state this long before sending it, as a slow
     # network's round trip would (``serve --ar-delay-ms``).
     ar_delay_ms: int = 0
+    # Several processes as one service (Redis, the session lease, draining, the internal port);
+    # the default: this process alone.
+    cluster: ClusterSettings = ClusterSettings()
 
     @property
     def database_path(self) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import sys
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
@@ -89,6 +90,23 @@ def set_node(node_id: str | None) -> None:
     _node["id"] = node_id
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``stream``, or else to whatever ``sys.stderr`` is when a line is written (so a
+    replaced stderr, a test's capture included, never leaves it writing to a closed file)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)  # sets self.stream (sys.stderr when None)
+        self._fixed = stream
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return self._fixed if self._fixed is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        self._fixed = value
+
+
 class TextFormatter(logging.Formatter):
     """``LEVEL: logger: message [session=… case=…]`` for a person at a terminal."""
 
@@ -116,12 +134,7 @@ def logging_config(log_format: LogFormat = "text", level: str = "INFO") -> dict[
         }
     else:
         formatter = {"()": "server.logs.TextFormatter", "fmt": "%(levelname)s:     %(name)s: %(message)s"}
-    handler = {
-        "class": "logging.StreamHandler",
-        "formatter": "main",
-        "filters": ["secrets", "context"],
-        "stream": "ext://sys.stderr",
-    }
+    handler = {"()": StderrHandler, "formatter": "main", "filters": ["secrets", "context"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -130,7 +143,12 @@ def logging_config(log_format: LogFormat = "text", level: str = "INFO") -> dict[
         "handlers": {"main": handler},
         "root": {"handlers": ["main"], "level": level},
         "loggers": {
-            name: {"handlers": ["main"], "level": level, "propagate": False}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": ["main"], "level": level, "propagate": False}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # Alembic's own chatter ("Context impl SQLiteImpl."); what the schema did is logged by
+            # server/records/schema.py.
+            "alembic": {"level": "WARNING"},
         },
     }

@@ -9,10 +9,11 @@ checks the size before it decodes anything, so a huge message costs nothing) and
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from . import json_limits
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_CHAT_CHARS = 2000
@@ -458,7 +459,9 @@ class MessageTooLarge(ProtocolError):
 def parse_client_message(raw: str | bytes) -> ClientMessage:
     """Turn one frame from a browser into a typed message, or raise :class:`ProtocolError`.
 
-    The size is checked first, on the raw frame, so an oversized message is never decoded.
+    The size is checked first, on the raw frame, so an oversized message is never decoded; the
+    JSON is read with limits (``signaling.json_limits``: depth, number length), so no frame can
+    make the decoder itself fail.
     """
     size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
     if size > MAX_MESSAGE_BYTES:
@@ -466,21 +469,28 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
             "too_large", f"message of {size} bytes is over the limit of {MAX_MESSAGE_BYTES}"
         )
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError("malformed_json", f"message is not valid JSON: {exc}") from None
+        data = json_limits.loads(raw)
+    except json_limits.JSONRejected as exc:
+        raise ProtocolError("malformed_json", f"message is not valid JSON, or past a limit: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError("malformed_message", "message must be a JSON object with a 'type' field")
     kind = data.get("type")
     if kind not in CLIENT_TYPES:
         raise ProtocolError(
-            "unknown_type", f"unknown message type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}"
+            "unknown_type",
+            f"unknown message type {repr(kind)[:40]}; expected one of {', '.join(CLIENT_TYPES)}",
         )
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"][1:]) or "message"
+        if kind == "chat" and where == "text" and first["type"] == "string_too_long":
+            raise ProtocolError(
+                "chat_too_long",
+                f"chat: the text has {len(data['text'])} characters, over the {MAX_CHAT_CHARS} of one line: "
+                "send it in shorter parts",
+            ) from None
         raise ProtocolError("invalid_message", f"{kind}: {where}: {first['msg']}") from None
 
 

@@ -49,6 +49,9 @@ CLOSE_TOO_LARGE = 1009
 CLOSE_REPLACED = 4001
 CLOSE_SESSION_ENDED = 4002
 CLOSE_FORBIDDEN = 4003
+# The page did not read what the server sent it fast enough: its socket was dropped rather than
+# let it hold up the session (the page reconnects).
+CLOSE_TOO_SLOW = 4008
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ export async function api(path, { method = 'GET', body, redirectOn401 = true } =
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  // The pages speak the current version of the API (the unversioned paths are an alias for scripts).
+  const versioned = path.startsWith('/api/') && !path.startsWith('/api/v1/') ? `/api/v1/${path.slice(5)}` : path;
   let response;
   try {
-    response = await fetch(path, init);
+    response = await fetch(versioned, init);
   } catch {
     throw new ApiError(0, 'network', 'Cannot reach the server. Check the connection and try again.');
   }
@@ -50,6 +52,22 @@ export async function api(path, { method = 'GET', body, redirectOn401 = true } =
   );
 }
 
+/**
+ * Every item of a paged list endpoint (docs/api-contract.md, "Pages"), following next_cursor.
+ * @param {string} path @param {string} key the list's name in each page
+ */
+export async function allPages(path, key) {
+  const items = [];
+  let cursor = null;
+  do {
+    const joiner = path.includes('?') ? '&' : '?';
+    const page = await api(`${path}${joiner}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    items.push(...((page && page[key]) || []));
+    cursor = page ? page.next_cursor : null;
+  } while (cursor);
+  return items;
+}
+
 /** The signed-in user: {username, role}. */
 export const getMe = () => api('/api/me');
 /**
@@ -61,7 +79,7 @@ export const changePassword = (currentPassword, newPassword) => api('/api/passwo
 });
 
 /** Staff accounts, oldest first (admins only): [{id, username, role, created_at, disabled, must_change_password}]. */
-export const listUsers = () => api('/api/users').then((data) => data.users);
+export const listUsers = () => allPages('/api/users', 'users');
 /** @param {string} id an account's id: it can no longer sign in, its cookies and tokens stop working */
 export const disableUser = (id) => api(`/api/users/${encodeURIComponent(id)}/disable`, { method: 'POST' });
 /** @param {string} id */
@@ -70,7 +88,7 @@ export const enableUser = (id) => api(`/api/users/${encodeURIComponent(id)}/enab
 export const resetUserPassword = (id) => api(`/api/users/${encodeURIComponent(id)}/password`, { method: 'POST' });
 
 /** All cases, newest first (without sessions). */
-export const listCases = () => api('/api/cases').then((data) => data.cases);
+export const listCases = () => allPages('/api/cases', 'cases');
 /** @param {string} id */
 export const getCase = (id) => api(`/api/cases/${encodeURIComponent(id)}`);
 /** @param {object} fields title (required), customer_name, customer_contact, device_model, notes */
@@ -99,7 +117,7 @@ export const reportCustomerProblem = (token, problem) => api(`/join/${encodeURIC
 });
 
 /** The repair procedures: [{id, title, ...}] (GET /api/procedures). */
-export const listProcedures = () => api('/api/procedures').then((data) => (data && data.procedures) || []);
+export const listProcedures = () => allPages('/api/procedures', 'procedures');
 /** @param {string} id one procedure with its steps */
 export const getProcedure = (id) => api(`/api/procedures/${encodeURIComponent(id)}`);
 

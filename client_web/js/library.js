@@ -64,6 +64,31 @@ function renderResult(result) {
       el('a', { href: hit.url, 'data-testid': 'library-chat-hit' }, `${hit.from_role}: ${hit.text}`)))) : null);
 }
 
+/** "Showing N of T" and a button for the next page while there are more results. */
+function showMore(params, data, status) {
+  const shown = byId('library-results').children.length;
+  status.textContent = data.total
+    ? `${data.total} recording${data.total === 1 ? '' : 's'}${data.next_cursor ? ` (showing ${shown})` : ''}`
+    : 'No recordings match.';
+  const more = byId('library-more');
+  more.hidden = !data.next_cursor;
+  more.onclick = async () => {
+    const next = new URLSearchParams(params);
+    next.set('cursor', data.next_cursor);
+    more.disabled = true;
+    try {
+      const page = await searchLibrary(next);
+      byId('library-results').append(...page.results.map(renderResult));
+      showMore(params, page, status);
+    } catch (error) {
+      byId('page-error').textContent = error.message;
+      byId('page-error').hidden = false;
+    } finally {
+      more.disabled = false;
+    }
+  };
+}
+
 async function search() {
   const params = new URLSearchParams();
   for (const name of FIELDS) {
@@ -78,7 +103,7 @@ async function search() {
   try {
     const data = await searchLibrary(params);
     byId('library-results').replaceChildren(...data.results.map(renderResult));
-    status.textContent = data.count ? `${data.count} recording${data.count === 1 ? '' : 's'}` : 'No recordings match.';
+    showMore(params, data, status);
   } catch (error) {
     status.textContent = '';
     byId('page-error').textContent = error.message;

@@ -1,19 +1,23 @@
 // The parts of a live session page that console and customer share: chat, recording badge, notices.
 
-import { MAX_CHAT_CHARS, chat } from './signaling.js';
+import { CHAT_ERROR_CODES, MAX_CHAT_CHARS, chat } from './signaling.js';
 import { el, formatClock } from './ui.js';
 
 const ROLE_NAMES = { customer: 'Customer', expert: 'Expert' };
 
 /**
  * Wire a chat panel to a session. A line is shown when the server's echo arrives (the echo is
- * the confirmation); Enter or the button sends.
+ * the confirmation); Enter or the button sends. A line the server refuses (too long, or too many
+ * at once: `chat_too_long`, `chat_rate_limited`) is not lost: the chat says why, in the log
+ * where the person is looking, and the line goes back into the input to send again.
  * @param {import('./peer.js').PeerSession} session
  * @param {{log: HTMLElement, input: HTMLInputElement, button: HTMLButtonElement,
  *          selfRole: 'customer'|'expert', notify: (text: string) => void}} parts
  */
 export function bindChat(session, { log, input, button, selfRole, notify }) {
   input.maxLength = MAX_CHAT_CHARS;
+  // Lines sent and not yet echoed, oldest first: the server answers each, in order.
+  const unconfirmed = [];
   const sendLine = () => {
     const text = input.value.trim();
     if (!text) return;
@@ -21,8 +25,18 @@ export function bindChat(session, { log, input, button, selfRole, notify }) {
       notify('Not connected: the message was not sent. Try again in a moment.');
       return;
     }
+    unconfirmed.push(text);
     input.value = '';
   };
+  session.signaling.on('error', (error) => {
+    if (!CHAT_ERROR_CODES.includes(error.code)) return;
+    const text = unconfirmed.shift();
+    if (text !== undefined && !input.value) input.value = text;
+    log.append(el('li', { className: 'chat-line chat-refused', role: 'status', 'data-code': error.code },
+      `Not sent: ${error.message}`));
+    log.scrollTop = log.scrollHeight;
+  });
+  session.signaling.on('joined', () => { unconfirmed.length = 0; });
   button.addEventListener('click', sendLine);
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -36,6 +50,7 @@ export function bindChat(session, { log, input, button, selfRole, notify }) {
     if (line.id && seen.has(line.id)) return;
     if (line.id) seen.add(line.id);
     const mine = line.from_role === selfRole;
+    if (mine) unconfirmed.shift();
     const who = mine ? 'You' : ROLE_NAMES[line.from_role] || line.from_role;
     log.append(el('li', { className: mine ? 'chat-line mine' : 'chat-line', 'data-from-role': line.from_role },
       el('span', { className: 'chat-who' }, `${who}:`), ' ',
@@ -64,12 +79,15 @@ export function showRecording(badge, status) {
 }
 
 /**
- * Show a server `error` message (or a local one) in the notice area; the session goes on.
+ * Show a server `error` message (or a local one) in the notice area; the session goes on. A
+ * refused chat line is said in the chat instead (`bindChat`).
  * @param {import('./peer.js').PeerSession} session
  * @param {(text: string) => void} notify
  */
 export function bindErrors(session, notify) {
-  session.signaling.on('error', (error) => notify(error.message || `Error: ${error.code}`));
+  session.signaling.on('error', (error) => {
+    if (!CHAT_ERROR_CODES.includes(error.code)) notify(error.message || `Error: ${error.code}`);
+  });
 }
 
 /**

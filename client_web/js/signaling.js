@@ -5,6 +5,11 @@
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Longest chat line the server accepts, in characters. */
 export const MAX_CHAT_CHARS = 2000;
+/** Chat lines one participant may send at once, then one a second (signaling/rate.py). */
+export const CHAT_BURST_LINES = 10;
+export const CHAT_LINES_PER_S = 1;
+/** Errors that refuse a chat line: the chat itself says why, and the line goes back to the input. */
+export const CHAT_ERROR_CODES = Object.freeze(['chat_too_long', 'chat_rate_limited']);
 
 /** Longest annotation text, in characters. */
 export const MAX_ANNOTATION_TEXT_CHARS = 200;
@@ -47,6 +52,8 @@ export const CloseCode = Object.freeze({
   REPLACED: 4001,
   SESSION_ENDED: 4002,
   FORBIDDEN: 4003,
+  /** The page did not read the server's messages fast enough and was dropped (it reconnects). */
+  TOO_SLOW: 4008,
   /** Sent by a page that drops its socket to rejoin at once: the server shows "reconnecting", not "left". */
   RECONNECTING: 4000,
 });

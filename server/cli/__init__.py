@@ -114,6 +114,63 @@ def build_parser() -> argparse.ArgumentParser:
             "media_workers",
         ),
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=with_env(
+            "server processes on this machine behind the one port (default 1; more need --redis-url)",
+            "workers",
+        ),
+    )
+    run.add_argument(
+        "--redis-url",
+        help=with_env(
+            "Redis that the processes of one service share, e.g. redis://127.0.0.1:6379/0", "redis_url"
+        ),
+    )
+    run.add_argument(
+        "--redis-prefix",
+        help=with_env("prefix of this service's Redis keys (default: repairsight)", "redis_prefix"),
+    )
+    run.add_argument(
+        "--lease-seconds",
+        type=float,
+        help=with_env(
+            "how long after a process dies its sessions are ended by another (default 10)", "lease_seconds"
+        ),
+    )
+    run.add_argument(
+        "--drain-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=with_env(
+            "after SIGTERM, how long live sessions go on before they are ended "
+            "(default: 300 with Redis, 0 alone)",
+            "drain_timeout",
+        ),
+    )
+    run.add_argument(
+        "--internal-host",
+        help=with_env("the address other processes reach this one at (default 127.0.0.1)", "internal_host"),
+    )
+    run.add_argument(
+        "--internal-port",
+        type=int,
+        help=with_env("this process's port for the other processes (default: any free one)", "internal_port"),
+    )
+    run.add_argument(
+        "--reuse-port", action="store_true", default=None, help=argparse.SUPPRESS
+    )  # workers share
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help=with_env(
+            "text: lines for a person at a terminal (default); json: one JSON object a line, with the "
+            "session, case and node, for a log pipeline. Link tokens and secrets never appear in either",
+            "log_format",
+        ),
+    )
     # Tests and measurements only: hold each AR state this long, as a slow round trip would.
     run.add_argument("--ar-delay-ms", type=int, help=argparse.SUPPRESS)
     run.add_argument(

@@ -113,14 +113,26 @@ class ServeOptions(StorageOptions):
     ice_username: str | None = None
     ice_credential: SecretStr | None = None
     ice_credential_file: Path | None = None
+    turn_secret: SecretStr | None = None
+    turn_secret_file: Path | None = None
     public_url: str | None = None
     # In a variable: directories separated as in PATH (``:``).
     procedures: Annotated[tuple[Path, ...], NoDecode] = ()
     media_workers: int | None = None
     media_relay: Literal["forward", "reencode"] = "forward"
+    log_format: Literal["text", "json"] = "text"
     ar_delay_ms: int = 0
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # Several processes as one service (docs/deploy.md).
+    workers: int = 1
+    redis_url: str | None = None
+    redis_prefix: str = "repairsight"
+    lease_seconds: float = 10.0
+    drain_timeout: float | None = None
+    internal_host: str = "127.0.0.1"
+    internal_port: int = 0
+    reuse_port: bool = False
 
     @field_validator("ice_servers", mode="before")
     @classmethod

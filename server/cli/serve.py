@@ -3,34 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import logging
+import logging.config
+import os
+import socket
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 from procedures import ProcedureLibrary
 
+from ..cluster import ClusterSettings
 from ..config import IceServerConfig, Settings
+from ..logs import logging_config, set_node
 from ..records.accounts import ensure_first_admin
 from .common import CliError, err, first_admin_message, open_database
 from .options import ServeOptions, env_name, options_from
 
 WS_MAX_BYTES = 1024 * 1024
+DEFAULT_DRAIN_S = 300.0
 ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
 def ice_servers(options: ServeOptions) -> tuple[IceServerConfig, ...]:
-    """``--ice-server`` URLs; the username and credential go to the TURN ones (STUN takes none)."""
+    """``--ice-server`` URLs; the username and credential go to the TURN ones (STUN takes none). With a
+    TURN secret (``REPAIRSIGHT_TURN_SECRET``) a TURN server needs neither: each participant gets
+    credentials of its own."""
     credential = options.secret("ice_credential")
+    rest = options.secret("turn_secret") is not None
     servers = []
     for url in options.ice_servers:
         if not url.startswith(ICE_SCHEMES):
             raise CliError(f"--ice-server {url!r}: must start with one of {', '.join(ICE_SCHEMES)}")
         is_turn = url.startswith(("turn:", "turns:"))
-        if is_turn and not (options.ice_username and credential):
+        if is_turn and not rest and not (options.ice_username and credential):
             variable = env_name("ice_credential")
             raise CliError(
                 f"--ice-server {url!r} is a TURN server: give --ice-username, and its credential in "
-                f"{variable} (or in a file named by {variable}_FILE)"
+                f"{variable} (or in a file named by {variable}_FILE); or the secret it shares with "
+                f"coturn in {env_name('turn_secret')} for short-lived credentials per participant"
             )
         servers.append(
             IceServerConfig(
@@ -81,6 +94,34 @@ def procedure_dirs(options: ServeOptions) -> tuple[Path, ...]:
     return tuple(dirs)
 
 
+def cluster_settings(options: ServeOptions) -> ClusterSettings:
+    """Several processes as one service: Redis, the lease, draining, the internal port."""
+    if not 1 <= options.workers <= 64:
+        raise CliError(f"--workers {options.workers}: give 1 to 64")
+    if options.workers > 1 and options.redis_url is None:
+        raise CliError(
+            f"--workers {options.workers} runs {options.workers} server processes, which share live sessions "
+            f"through Redis: give --redis-url redis://HOST:6379/0 (or {env_name('redis_url')}), or leave out "
+            "--workers to run one process alone"
+        )
+    if not 0 <= options.internal_port <= 65535:
+        raise CliError(f"--internal-port {options.internal_port}: give 0 (any free port) to 65535")
+    drain = options.drain_timeout
+    if drain is None:
+        drain = DEFAULT_DRAIN_S if options.redis_url else 0.0
+    try:
+        return ClusterSettings(
+            redis_url=options.redis_url,
+            redis_prefix=options.redis_prefix,
+            lease_s=options.lease_seconds,
+            drain_timeout_s=drain,
+            internal_host=options.internal_host,
+            internal_port=options.internal_port,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def report_procedures(library: ProcedureLibrary) -> None:
     """One line with how many procedures loaded, then one per procedure that did not (the server
     starts anyway: a broken procedure must not take the others down)."""
@@ -111,9 +152,11 @@ def _is_ip(name: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..app import create_app
+    from ..app import create_app, drain, secret_key_for
+    from ..serving import DrainingServer, listening_socket
 
     options = options_from(args, ServeOptions)
+    cluster = cluster_settings(options)
     if options.public_url is not None and not options.public_url.startswith(("http://", "https://")):
         raise CliError(f"--public-url {options.public_url!r}: must start with http:// or https://")
     cert, key = tls_files(options)
@@ -125,20 +168,36 @@ def run(args: argparse.Namespace) -> int:
         tls_cert=cert,
         tls_key=key,
         ice_servers=ice_servers(options),
+        turn_secret=options.secret("turn_secret"),
         secret_key=options.secret("secret_key"),
         public_url=options.public_url.rstrip("/") if options.public_url else None,
         media_relay=options.media_relay,
         procedure_dirs=procedure_dirs(options),
         media_workers=media_workers(options),
         ar_delay_ms=max(0, options.ar_delay_ms),
+        cluster=cluster,
     )
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    # The schema's own lines (``database: upgraded ...``) say what a migration did; Alembic's are detail.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     db = open_database(settings)
     password = ensure_first_admin(db)
     if password is not None:
         print(first_admin_message(password), flush=True)
+    if options.workers > 1:
+        from ..supervisor import run_workers
+
+        secret_key_for(settings)  # made once here, not raced by the workers
+        for url in listening_urls("https" if cert else "http", options.host, options.port):
+            print(f"RepairSight is at {url} ({options.workers} processes)", flush=True)
+        return run_workers(sys.argv[1:], options.workers, options.internal_port)
+    try:
+        sockets = [listening_socket(options.host, options.port, reuse_port=options.reuse_port)]
+        if cluster.clustered:
+            sockets.append(listening_socket(cluster.internal_host, cluster.internal_port))
+            cluster = replace(
+                cluster, internal_port=sockets[-1].getsockname()[1], internal_scheme=scheme_of(cert)
+            )
+            settings = replace(settings, cluster=cluster)
+    except OSError as exc:
+        raise CliError(str(exc.strerror or exc)) from None
     scheme = "https" if cert else "http"
     if cert is None and options.host not in ("127.0.0.1", "localhost", "::1"):
         err(
@@ -147,10 +206,14 @@ def run(args: argparse.Namespace) -> int:
         )
     for url in listening_urls(scheme, options.host, options.port):
         print(f"RepairSight is at {url}", flush=True)
+    log_config = logging_config(options.log_format)
+    logging.config.dictConfig(log_config)
+    set_node(f"{socket.gethostname()}:{os.getpid()}")
     procedures = ProcedureLibrary.with_builtin(settings.procedure_dirs)
     report_procedures(procedures)
+    app = create_app(settings, db, procedures)
     config = uvicorn.Config(
-        create_app(settings, db, procedures),
+        app,
         host=options.host,
         port=options.port,
         ssl_certfile=str(cert) if cert else None,
@@ -159,6 +222,12 @@ def run(args: argparse.Namespace) -> int:
         ws="websockets-sansio",
         ws_max_size=WS_MAX_BYTES,
         log_level="info",
+        log_config=log_config,
     )
-    uvicorn.Server(config).run()
+    server = DrainingServer(config, functools.partial(drain, app))
+    server.run(sockets=sockets)
     return 0
+
+
+def scheme_of(cert: Path | None) -> str:
+    return "https" if cert else "http"

@@ -43,6 +43,8 @@ from signaling import (
     TakeSnapshot,
 )
 from signaling.messages import RecordingState
+from signaling.rate import CHAT_BURST_LINES, TokenBucket, chat_bucket
+from signaling.sdp import check_candidate, check_offer
 from signaling.state import Action, Close, Role, Send, SessionMachine
 
 from ..blocking import run_blocking
@@ -59,6 +61,7 @@ from ..records.tokens import new_id
 from .ar import ARSession
 from .browsers import describe_browser
 from .media.hub import SessionMedia
+from .turn import ice_servers_for
 
 if TYPE_CHECKING:
     from .registry import LiveRegistry
@@ -83,9 +86,10 @@ class LiveSession:
         self.registry = registry
         self.session_id = row.id
         self.machine = SessionMachine(row.id)
+        settings = registry.settings
         self.media = SessionMedia(
             row.id,
-            registry.settings.ice_servers,
+            ice_servers_for(settings.ice_servers, settings.turn_secret, f"{row.id}:server", time.time()),
             on_connection_state=self._on_media_state,
             reencode=registry.settings.media_relay == "reencode",
             on_datachannel=lambda role, channel: self.ar.add_channel(role, channel),
@@ -114,6 +118,8 @@ class LiveSession:
         # Each participant's browser, in words; what last kept the customer out, if anything.
         self.browsers: dict[str, str] = {}
         self.customer_problem: str | None = None
+        # Each role's chat allowance; kept across reconnects, so a new socket does not refill it.
+        self._chat_allowance: dict[Role, TokenBucket] = {}
         self._lock = asyncio.Lock()
 
     @property
@@ -151,7 +157,12 @@ class LiveSession:
                     role=message.role,
                     ice_servers=[
                         IceServer(urls=[s.url], username=s.username, credential=s.credential)
-                        for s in settings.ice_servers
+                        for s in ice_servers_for(
+                            settings.ice_servers,
+                            settings.turn_secret,
+                            f"{self.session_id}:{message.role}",
+                            time.time(),
+                        )
                     ],
                     recording=self.recording_status() == "recording",
                     peers=self.machine.peers_seen_by(message.role),
@@ -198,17 +209,20 @@ class LiveSession:
     async def handle(self, conn: Connection, message: ClientMessage) -> None:
         role = self.machine.check_allowed(conn.id, message)
         if isinstance(message, Offer):
+            check_offer(message.sdp)
             try:
                 answer = await self.media.accept_offer(role, conn.id, message.sdp)
             except ValueError as exc:
                 raise ProtocolError("bad_offer", str(exc)) from None
             await conn.send(Answer(sdp=answer))
         elif isinstance(message, IceCandidate):
+            check_candidate(message.candidate)
             try:
                 await self.media.add_candidate(role, message.candidate, message.sdpMid, message.sdpMLineIndex)
             except (ValueError, IndexError) as exc:
                 raise ProtocolError("bad_candidate", f"the ICE candidate could not be used: {exc}") from None
         elif isinstance(message, ChatSend):
+            self._allow_chat(role)
             chat = ChatMessage(
                 id=new_id(),
                 from_role=role,
@@ -241,6 +255,17 @@ class LiveSession:
             await conn.send(BurnInState(enabled=message.enabled))
         elif isinstance(message, ClientProblem):
             await self.client_problem(role, message.problem)
+
+    def _allow_chat(self, role: Role) -> None:
+        """Refuse a chat line past the role's allowance (``signaling.rate``): the line is neither
+        logged nor passed on, and the sender is told when to send it again."""
+        wait_s = self._chat_allowance.setdefault(role, chat_bucket()).take(time.monotonic())
+        if wait_s > 0:
+            raise ProtocolError(
+                "chat_rate_limited",
+                f"too many chat lines at once (at most {CHAT_BURST_LINES} in 10 s): "
+                f"wait {max(1, round(wait_s))} s and send it again",
+            )
 
     # --- what keeps a participant out ------------------------------------------------------
 

@@ -32,7 +32,6 @@ from .timeline import ProcedureLookup, Timeline, build_timeline, step_title
 
 logger = logging.getLogger(__name__)
 
-MAX_RESULTS = 200
 MAX_HITS_PER_SESSION = 5
 
 
@@ -276,6 +275,4 @@ def search_library(
                 ],
             }
         )
-        if len(results) >= MAX_RESULTS:
-            break
     return results

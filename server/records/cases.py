@@ -37,13 +37,22 @@ def load_case(db: Database, case_id: str) -> Case:
         return case
 
 
-def list_cases(db: Database) -> list[tuple[Case, int]]:
-    """Every case, newest first, with its number of sessions."""
+def list_cases(db: Database, offset: int = 0, limit: int | None = None) -> tuple[list[tuple[Case, int]], int]:
+    """Cases newest first from ``offset`` (``limit`` of them; all without), each with its number of
+    sessions, and how many cases there are in all."""
     with db.session() as s:
-        per_case = select(RepairSession.case_id, func.count()).group_by(RepairSession.case_id)
+        total = int(s.scalar(select(func.count()).select_from(Case)) or 0)
+        cases = s.scalars(
+            select(Case).order_by(Case.created_at.desc(), Case.id).offset(offset).limit(limit)
+        ).all()
+        ids = [case.id for case in cases]
+        per_case = (
+            select(RepairSession.case_id, func.count())
+            .where(RepairSession.case_id.in_(ids))
+            .group_by(RepairSession.case_id)
+        )
         counts = {case_id: count for case_id, count in s.execute(per_case)}
-        cases = s.scalars(select(Case).order_by(Case.created_at.desc(), Case.id)).all()
-        return [(case, counts.get(case.id, 0)) for case in cases]
+        return [(case, counts.get(case.id, 0)) for case in cases], total
 
 
 def insert_case(db: Database, fields: Mapping[str, Any], user_id: str | None) -> Case:

@@ -57,6 +57,24 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class StaffSignIn(Base):
+    """One browser signed in as a staff user: its cookie names this row, so signing out (or an admin)
+    ends it on the server, not only in that browser."""
+
+    __tablename__ = "staff_sign_ins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # A user's sign-ins go with the user.
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    address: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    user: Mapped[User] = relationship()
+
+
 class Case(Base):
     __tablename__ = "cases"
 

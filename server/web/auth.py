@@ -3,16 +3,20 @@
 A customer link token is answered with 403 on staff routes ("you are known, and not allowed
 here") rather than 401, so a script that mixes up tokens gets an error that says which token it
 sent. So is a token of a disabled account (``account_disabled``), and a sign-in with a one-time
-password (``password_change_required``) on every staff route but changing it. These read the
-database: call them through ``run_blocking`` from async code.
+password (``password_change_required``) on every staff route but changing it. The cookie
+authenticates a state-changing request (or a WebSocket) only from a page of this site's own
+origin (``origin.py``): 403 ``cross_origin`` otherwise. These read the database: call them
+through ``run_blocking`` from async code.
 """
 
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from ..records.accounts import AccountDisabled, Principal, principal_for_token, principal_for_user_id
+from ..records.accounts import AccountDisabled, Principal, principal_for_token
+from ..records.signins import principal_for_sign_in
 from .errors import ApiError
+from .origin import require_same_origin
 from .state import services
 
 # Who may change cases and run sessions (trainers read).
@@ -35,7 +39,8 @@ def resolve_principal(conn: HTTPConnection) -> Principal | None:
     """The caller of a request or WebSocket: bearer token first (scripts), else the signed-in cookie.
 
     A malformed ``Authorization`` header is an error rather than "not signed in", so a script
-    with a typo hears about it instead of silently falling back to a browser cookie.
+    with a typo hears about it instead of silently falling back to a browser cookie. A bearer
+    token is never sent by a browser on its own, so only the cookie is checked for its origin.
     """
     db = services(conn).db
     header = conn.headers.get("authorization")
@@ -53,10 +58,22 @@ def resolve_principal(conn: HTTPConnection) -> Principal | None:
                 401, "unauthorized", "unknown API token; create one with 'repairsight token create'"
             )
         return principal
-    user_id = conn.session.get("user_id") if "session" in conn.scope else None
+    if "session" not in conn.scope or not isinstance(conn.session.get("user_id"), str):
+        return None
+    require_same_origin(conn)
+    return cookie_principal(conn)
+
+
+def cookie_principal(conn: HTTPConnection) -> Principal | None:
+    """The staff user a signed-in cookie names while its sign-in lasts (``records/signins.py``):
+    signing out, a password change elsewhere or an admin ends it on the server. Routes and pages
+    both ask here. Blocking: call it off the event loop."""
+    if "session" not in conn.scope:
+        return None
+    user_id, sign_in = conn.session.get("user_id"), conn.session.get("sign_in")
     if not isinstance(user_id, str):
         return None
-    return principal_for_user_id(db, user_id)
+    return principal_for_sign_in(services(conn).db, user_id, sign_in if isinstance(sign_in, str) else None)
 
 
 def require_staff(conn: HTTPConnection, *, password_change_ok: bool = False) -> Principal:

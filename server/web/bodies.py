@@ -1,17 +1,24 @@
 """Request bodies: read with a size limit, parsed as JSON or a form, validated by pydantic models.
 
 Checked in this order so each mistake gets its own status: too big (413) before a byte is
-decoded, not JSON (400), JSON of the wrong shape (422, naming the field).
+decoded, a JSON body not sent as ``application/json`` (415), not JSON or past the limits of
+``signaling.json_limits`` (400: nested deeper than 32, a number longer than 32 characters), JSON
+of the wrong shape (422, naming the field).
+
+Requiring ``application/json`` is also a guard against cross-site forgery: another site's page
+can send a ``text/plain`` or form body without asking, but a JSON one only after a CORS
+preflight that this server never grants.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.types import Message
+
+from signaling import json_limits
 
 from ..records.accounts import MAX_USERNAME_CHARS
 from ..records.vocabulary import CaseStatus, Outcome
@@ -93,15 +100,25 @@ def _too_large() -> ApiError:
 
 
 async def parse_json(request: Request, model: type[M], *, empty_ok: bool = False) -> M:
-    """The body as ``model``: 400 for bytes that are not JSON, 422 naming the field that is wrong."""
+    """The body as ``model``: 415 unless sent as ``application/json``, 400 for bytes that are not
+    JSON (or past its limits), 422 naming the field that is wrong. An empty body (``empty_ok``)
+    needs no Content-Type."""
     raw = await read_body(request)
     if not raw.strip():
         if empty_ok:
             return model()
         raise ApiError(400, "bad_request", "the request body is empty; send a JSON object")
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with 'Content-Type: application/json' "
+            f"(it came as {(media_type or 'nothing')[:60]!r})",
+        )
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json_limits.loads(raw)
+    except json_limits.JSONRejected as exc:
         raise ApiError(400, "bad_request", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", 'the request body must be a JSON object, like {"title": "..."}')

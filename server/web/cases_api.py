@@ -10,6 +10,7 @@ from ..blocking import run_blocking
 from ..records.cases import insert_case, list_cases, load_case, update_case
 from .auth import EDITORS, require_role, require_staff
 from .bodies import CaseCreate, CasePatch, parse_json
+from .pagination import page_fields, page_request
 from .presenters import case_json, case_with_sessions_json
 from .procedures_api import check_procedure_id, step_ids_of
 from .state import services
@@ -17,8 +18,14 @@ from .state import services
 
 async def cases_list(request: Request) -> JSONResponse:
     await run_blocking(require_staff, request)
-    rows = await run_blocking(list_cases, services(request).db)
-    return JSONResponse({"cases": [{**case_json(case), "session_count": count} for case, count in rows]})
+    page = page_request(request)
+    rows, total = await run_blocking(list_cases, services(request).db, page.offset, page.limit)
+    return JSONResponse(
+        {
+            "cases": [{**case_json(case), "session_count": count} for case, count in rows],
+            **page_fields(page, len(rows), total),
+        }
+    )
 
 
 async def cases_create(request: Request) -> JSONResponse:
@@ -26,13 +33,13 @@ async def cases_create(request: Request) -> JSONResponse:
     body = await parse_json(request, CaseCreate)
     check_procedure_id(request, body.procedure_id)
     case = await run_blocking(insert_case, services(request).db, body.model_dump(), principal.user_id)
-    return JSONResponse(case_with_sessions_json(request, case), status_code=201)
+    return JSONResponse(await case_with_sessions_json(request, case), status_code=201)
 
 
 async def case_get(request: Request) -> JSONResponse:
     await run_blocking(require_staff, request)
     case = await run_blocking(load_case, services(request).db, request.path_params["case_id"])
-    return JSONResponse(case_with_sessions_json(request, case))
+    return JSONResponse(await case_with_sessions_json(request, case))
 
 
 async def case_patch(request: Request) -> JSONResponse:
@@ -46,7 +53,7 @@ async def case_patch(request: Request) -> JSONResponse:
         body.model_dump(include=body.model_fields_set),
         step_ids_of(request),
     )
-    return JSONResponse(case_with_sessions_json(request, case))
+    return JSONResponse(await case_with_sessions_json(request, case))
 
 
 def routes() -> list[Route]:

@@ -16,6 +16,7 @@ from ..blocking import run_blocking
 from ..errors import Conflict, NotFound
 from ..live.browsers import describe_browser
 from ..records.links import check_link
+from . import owners
 from .bodies import parse_json
 from .state import services
 
@@ -35,8 +36,8 @@ async def report_problem(request: Request) -> Response:
     if check.problem is not None:
         raise Conflict(f"this link cannot be used any more ({check.problem}); ask the expert for a new one")
     body = await parse_json(request, ProblemBody)
-    await found.live.report_problem(
-        check.session_id, "customer", body.problem, describe_browser(body.user_agent)
+    await owners.report_problem(
+        found, check.session_id, "customer", body.problem, describe_browser(body.user_agent)
     )
     return Response(status_code=204)
 

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..cluster import ClusterError
 from ..errors import Conflict, DomainError, Invalid, NotFound
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
@@ -46,6 +47,12 @@ async def handle_domain_error(_request: Request, exc: Exception) -> Response:
     return error_response(status_of(exc), exc.code, exc.message)
 
 
+async def handle_cluster_error(_request: Request, exc: Exception) -> Response:
+    """The process holding a session cannot be reached or none takes new ones: try again later."""
+    assert isinstance(exc, ClusterError)
+    return error_response(503, exc.code, exc.message)
+
+
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -54,6 +61,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "invalid",
     500: "internal",
 }
@@ -67,5 +75,6 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     DomainError: handle_domain_error,
+    ClusterError: handle_cluster_error,
     HTTPException: handle_http_exception,
 }

@@ -1,9 +1,11 @@
 """``/healthz`` (is the process alive: always ok while it answers) and ``/readyz`` (should a load
 balancer send it new calls: the database answers, the recordings folder can be written and has
-room, and the process is not draining). ``/readyz`` answers 503 with the failing checks named."""
+room, the service's Redis answers when there is one, and the process is not draining). ``/readyz``
+answers 503 with the failing checks named."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -16,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..blocking import run_blocking
+from ..cluster.base import Cluster
 from ..records.database import Database
 from .state import services
 
@@ -58,11 +61,30 @@ def recordings_check(folder: Path, min_free_bytes: int = MIN_FREE_BYTES) -> dict
     return {"ok": True, "free_bytes": free}
 
 
+async def cluster_checks(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """The service's registry answers (Redis, when several processes share one), and this process
+    is not draining (a draining one finishes its calls and takes no new ones)."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        async with asyncio.timeout(2):
+            await cluster.nodes()
+        checks["registry"] = {"ok": True}
+    except Exception as exc:  # any client error means "not ready"; the message says which
+        checks["registry"] = {"ok": False, "message": f"the service's registry does not answer: {exc}"}
+    checks["draining"] = (
+        {"ok": False, "message": "this process is draining: it finishes its calls and takes no new ones"}
+        if cluster.draining
+        else {"ok": True}
+    )
+    return checks
+
+
 async def readyz(request: Request) -> JSONResponse:
     found = services(request)
     checks = {
         "database": await run_blocking(database_check, found.db),
         "recordings": await run_blocking(recordings_check, found.settings.recordings_dir),
+        **(await cluster_checks(found.live.cluster)),
     }
     ready = all(check["ok"] for check in checks.values())
     return JSONResponse(

@@ -10,11 +10,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
+from ..errors import NotFound
 from ..metrics import SIGN_IN_FAILURES
 from ..records.accounts import AccountDisabled, Principal, change_password, verify_login
+from ..records.signins import end_sign_in, end_sign_ins_of, start_sign_in
 from .auth import PASSWORD_PAGE, PASSWORD_ROUTE, password_change_required, require_staff
 from .bodies import LoginBody, PasswordChangeBody, parse_json, read_form
 from .errors import ApiError, error_response
+from .origin import require_same_origin
 from .signin_throttle import SignInRefused
 from .state import services
 
@@ -70,13 +73,24 @@ def refused_response(refused: SignInRefused) -> Response:
     return response
 
 
-def sign_in(request: Request, principal: Principal) -> None:
+async def sign_in(request: Request, principal: Principal) -> None:
+    """A new server-side sign-in (``server/records/signins.py``) named by the cookie."""
+    assert principal.user_id is not None
+    sign_in_id = await run_blocking(
+        start_sign_in,
+        services(request).db,
+        principal.user_id,
+        client_address(request),
+        request.headers.get("user-agent"),
+    )
     request.session.clear()
     request.session["user_id"] = principal.user_id
+    request.session["sign_in"] = sign_in_id
 
 
 async def login_form(request: Request) -> Response:
     """POST /login from the sign-in page. ``next`` comes as a form field or a query parameter."""
+    require_same_origin(request)
     form = await read_form(request)
     target = safe_next(form.get("next") or request.query_params.get("next"))
     try:
@@ -88,7 +102,7 @@ async def login_form(request: Request) -> Response:
         return RedirectResponse(url, status_code=303)
     if principal is None:
         return RedirectResponse(login_error_url("1", target), status_code=303)
-    sign_in(request, principal)
+    await sign_in(request, principal)
     if principal.must_change_password:
         return RedirectResponse(password_page_url(target), status_code=303)
     return RedirectResponse(target, status_code=303)
@@ -106,7 +120,7 @@ async def api_login(request: Request) -> Response:
         return refused_response(too_many)
     if principal is None:
         raise ApiError(401, "unauthorized", "wrong username or password")
-    sign_in(request, principal)
+    await sign_in(request, principal)
     if principal.must_change_password:
         # Returned rather than raised, so the answer is plainly the one that carries the cookie.
         refused = password_change_required()
@@ -122,10 +136,26 @@ async def api_password(request: Request) -> JSONResponse:
     changed = await run_blocking(
         change_password, services(request).db, principal.user_id, body.current_password, body.new_password
     )
+    # The user's other browsers (maybe someone who learned the old password) are signed out.
+    current = request.session.get("sign_in")
+    await run_blocking(
+        end_sign_ins_of,
+        services(request).db,
+        principal.user_id,
+        current if isinstance(current, str) else None,
+    )
     return JSONResponse({"username": changed.username, "role": changed.role})
 
 
 async def logout(request: Request) -> RedirectResponse:
+    """Ends this browser's sign-in on the server too: the cookie, even copied, no longer works."""
+    require_same_origin(request)
+    sign_in_id = request.session.get("sign_in")
+    if isinstance(sign_in_id, str):
+        try:
+            await run_blocking(end_sign_in, services(request).db, sign_in_id)
+        except NotFound:
+            pass  # ended already (by an admin, or a password change)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 

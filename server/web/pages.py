@@ -22,10 +22,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
-from ..records.accounts import Principal, principal_for_user_id
+from ..records.accounts import Principal
 from ..records.links import LinkProblem, check_link
 from ..records.vocabulary import one_of
-from .auth import PASSWORD_PAGE
+from .auth import PASSWORD_PAGE, cookie_principal
 from .login_api import password_page_url
 from .state import services
 
@@ -114,10 +114,7 @@ def static_page(request: Request, name: str) -> Response:
 
 def signed_in(request: Request) -> Principal | None:
     """The staff user of the cookie. Pages ignore bearer tokens: browsers do not send them."""
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, str):
-        return None
-    return principal_for_user_id(services(request).db, user_id)
+    return cookie_principal(request)
 
 
 def to_sign_in(request: Request) -> RedirectResponse:

@@ -22,7 +22,8 @@ from ..recordings.search import LibraryQuery, parse_date, search_library
 from ..records.vocabulary import OUTCOMES
 from .auth import require_staff
 from .errors import ApiError
-from .presenters import case_json, recording_json, session_json, snapshot_json
+from .pagination import PAGE_PARAMS, page_of, page_request
+from .presenters import case_json, presence_of, recording_json, session_json, snapshot_json
 from .state import services
 
 LIBRARY_PARAMS = ("q", "procedure", "step", "outcome", "from", "to")
@@ -41,7 +42,7 @@ async def playback_get(request: Request) -> JSONResponse:
     timeline = playback.timeline
     return JSONResponse(
         {
-            "session": session_json(request, playback.row),
+            "session": session_json(request, playback.row, await presence_of(request, [playback.row])),
             "case": case_json(playback.case),
             "recording": recording_json(request, playback.row),
             "procedure": playback.procedures.get(used[0]) if used else None,
@@ -78,7 +79,7 @@ async def playback_get(request: Request) -> JSONResponse:
 
 def parse_library_query(params: dict[str, str]) -> LibraryQuery:
     """Check the search parameters; 422 with what was wrong and what is expected."""
-    unknown = sorted(set(params) - set(LIBRARY_PARAMS))
+    unknown = sorted(set(params) - set(LIBRARY_PARAMS) - set(PAGE_PARAMS))
     if unknown:
         raise ApiError(
             422, "invalid", f"unknown parameter(s) {', '.join(unknown)}; use {', '.join(LIBRARY_PARAMS)}"
@@ -115,7 +116,8 @@ async def library_search(request: Request) -> JSONResponse:
     results = await run_blocking(
         search_library, found.db, found.settings.recordings_dir, query, found.procedures.get
     )
-    return JSONResponse({"results": results, "count": len(results)})
+    shown, paging = page_of(results, page_request(request))
+    return JSONResponse({"results": shown, "count": len(shown), **paging})
 
 
 def routes() -> list[Route]:

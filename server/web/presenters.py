@@ -70,7 +70,14 @@ def recording_json(request: Request, row: RepairSession) -> dict[str, Any]:
     }
 
 
-def session_json(request: Request, row: RepairSession) -> dict[str, Any]:
+async def presence_of(request: Request, rows: list[RepairSession]) -> dict[str, dict[str, str]]:
+    """Who is in each session right now, wherever its live session is held (this process or
+    another one of the service: as its owner last published it)."""
+    return await services(request).live.presence_of([row.id for row in rows])
+
+
+def session_json(request: Request, row: RepairSession, presence: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """``presence``: :func:`presence_of` for this row (or more)."""
     return {
         "id": row.id,
         "case_id": row.case_id,
@@ -85,7 +92,7 @@ def session_json(request: Request, row: RepairSession) -> dict[str, Any]:
         "console_url": f"{base_url(request)}/console/{row.id}",
         "qr_url": f"/api/sessions/{row.id}/qr.svg",
         "consent": row.consent,
-        "participants": services(request).live.presence(row.id),
+        "participants": presence[row.id],
         "recording": recording_json(request, row),
     }
 
@@ -107,8 +114,9 @@ def case_json(case: Case) -> dict[str, Any]:
     }
 
 
-def case_with_sessions_json(request: Request, case: Case) -> dict[str, Any]:
-    return {**case_json(case), "sessions": [session_json(request, row) for row in case.sessions]}
+async def case_with_sessions_json(request: Request, case: Case) -> dict[str, Any]:
+    presence = await presence_of(request, list(case.sessions))
+    return {**case_json(case), "sessions": [session_json(request, row, presence) for row in case.sessions]}
 
 
 def user_json(user: User) -> dict[str, Any]:

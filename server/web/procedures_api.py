@@ -18,6 +18,7 @@ from ..blocking import run_blocking
 from ..records.cases import StepIdsOf
 from .auth import require_staff
 from .errors import ApiError
+from .pagination import page_of, page_request
 from .state import services
 
 
@@ -64,8 +65,9 @@ async def _procedure(request: Request) -> LoadedProcedure:
 async def procedures_list(request: Request) -> JSONResponse:
     await run_blocking(require_staff, request)
     library = library_of(request)
+    procedures, paging = page_of(library.summaries(), page_request(request))
     return JSONResponse(
-        {"procedures": library.summaries(), "errors": [error.to_json() for error in library.errors]}
+        {"procedures": procedures, **paging, "errors": [error.to_json() for error in library.errors]}
     )
 
 

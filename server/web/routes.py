@@ -12,6 +12,7 @@ from . import (
     customer_api,
     export_api,
     health_api,
+    internal_api,
     login_api,
     metrics_api,
     pages,
@@ -38,6 +39,7 @@ def all_routes() -> list[BaseRoute]:
         *playback_api.routes(),
         *pages.routes(),
         *customer_api.routes(),
+        *internal_api.routes(),
         WebSocketRoute("/ws", ws.signaling_endpoint),
         Mount("/static", StaticFiles(directory=pages.CLIENT_WEB_DIR), name="static"),
     ]

@@ -23,7 +23,8 @@ from ..records.sessions import (
 from .auth import EDITORS, require_role, require_staff
 from .bodies import EndBody, parse_json
 from .errors import ApiError
-from .presenters import customer_url, recording_json, session_json, slug
+from .owners import end_session
+from .presenters import customer_url, presence_of, recording_json, session_json, slug
 from .state import services
 
 
@@ -33,27 +34,27 @@ async def sessions_create(request: Request) -> JSONResponse:
     row = await run_blocking(
         insert_session, found.db, request.path_params["case_id"], principal.user_id, found.settings.link_ttl_s
     )
-    return JSONResponse(session_json(request, row), status_code=201)
+    return JSONResponse(session_json(request, row, await presence_of(request, [row])), status_code=201)
 
 
 async def session_get(request: Request) -> JSONResponse:
     await run_blocking(require_staff, request)
     row = await run_blocking(load_session, services(request).db, request.path_params["session_id"])
-    return JSONResponse(session_json(request, row))
+    return JSONResponse(session_json(request, row, await presence_of(request, [row])))
 
 
 async def session_end(request: Request) -> JSONResponse:
-    """End a session: the live registry tells both sides and finalises the recording; a session
-    nobody joined yet is not in the registry, so its row is ended here."""
+    """End a session: the process holding it tells both sides and finalises the recording; a session
+    nobody joined yet is held by none, so its row is ended here."""
     await run_blocking(require_role, request, *EDITORS)
     session_id = request.path_params["session_id"]
     body = await parse_json(request, EndBody, empty_ok=True)
     found = services(request)
     await run_blocking(check_not_ended, found.db, session_id)
-    if not await found.live.end(session_id, body.reason):
+    if not await end_session(found, session_id, body.reason):
         await run_blocking(mark_ended, found.db, session_id, body.reason)
     row = await run_blocking(load_session, found.db, session_id)
-    return JSONResponse(session_json(request, row))
+    return JSONResponse(session_json(request, row, await presence_of(request, [row])))
 
 
 async def recording_get(request: Request) -> JSONResponse:

@@ -12,6 +12,7 @@ from ..recordings.snapshots import list_snapshots, snapshot_file
 from ..records.sessions import load_session
 from .auth import require_staff
 from .errors import ApiError
+from .pagination import page_of, page_request
 from .presenters import snapshot_json
 from .state import services
 
@@ -22,8 +23,8 @@ async def snapshots_list(request: Request) -> Response:
     found = services(request)
     await run_blocking(load_session, found.db, session_id)
     files = recording_files(found.settings.recordings_dir, session_id)
-    snapshots = await run_blocking(list_snapshots, files)
-    return JSONResponse({"snapshots": [snapshot_json(session_id, s) for s in snapshots]})
+    snapshots, paging = page_of(await run_blocking(list_snapshots, files), page_request(request))
+    return JSONResponse({"snapshots": [snapshot_json(session_id, s) for s in snapshots], **paging})
 
 
 async def snapshot_get(request: Request) -> Response:

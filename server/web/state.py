@@ -23,6 +23,9 @@ class Services:
     procedures: ProcedureLibrary
     live: LiveRegistry
     jobs: FileJobs
+    # Proves a call comes from another process of this service (``server/cluster/internal.py``);
+    # empty: none is accepted.
+    internal_secret: str = ""
     signin: SignInThrottle = field(default_factory=SignInThrottle)
 
 

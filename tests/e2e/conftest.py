@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.clipgen import DATA_DIR, FakeCamera, load_image, write_clip
-from tests.server_process import REPO, ServerProcess, cli, start_server
+from tests.server_process import ServerProcess, add_user, cli, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 EXPERT_USER, EXPERT_PASSWORD = "erin", "a long expert password"
@@ -70,26 +68,7 @@ class RunningServer:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     data_dir = tmp_path / "data"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "user",
-            "add",
-            EXPERT_USER,
-            "--role",
-            "expert",
-            "--password-stdin",
-            "--data-dir",
-            str(data_dir),
-        ],
-        input=EXPERT_PASSWORD,
-        text=True,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
+    add_user(data_dir, EXPERT_USER, "expert", EXPERT_PASSWORD)
     token = cli(data_dir, "token", "create", "--user", EXPERT_USER).strip()
     process = start_server(data_dir)
     try:

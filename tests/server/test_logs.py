@@ -8,10 +8,14 @@ import json
 import logging
 import logging.config
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from server.logs import LOG_FORMATS, log_context, logging_config, redact, set_node
+from tests.server_process import cli, start_server
+from tests.ws_participants import link_token, new_session
 
 TOKEN = "Zx9_kT3-qQ7vLm2NpR5sWd"
 
@@ -97,3 +101,27 @@ def test_json_lines_carry_the_session_case_and_node(captured: io.StringIO) -> No
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="'text' or 'json'"):
         logging_config("xml")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log_format", LOG_FORMATS)
+def test_a_served_link_leaves_no_token_in_the_servers_log(tmp_path: Path, log_format: str) -> None:
+    data_dir = tmp_path / "data"
+    api_token = cli(data_dir, "token", "create").strip()
+    server = start_server(data_dir, extra_args=("--log-format", log_format))
+    try:
+        session = new_session(server.base_url, api_token)
+        token = link_token(session)
+        with httpx.Client(base_url=server.base_url) as phone:
+            assert phone.get(f"/join/{token}").status_code == 200
+            phone.post(f"/join/{token}/problem", json={"problem": "no_webrtc"})
+            phone.get("/api/me", headers={"Authorization": f"Bearer {api_token}"})
+            phone.post("/api/login", json={"username": "admin", "password": "a password typed wrong"})
+    finally:
+        server.stop()
+    log = server.log()
+    assert "/join/[token]" in log  # the access log saw the link...
+    assert token not in log and api_token not in log  # ...without its secret part
+    if log_format == "json":
+        access = [json.loads(line) for line in log.splitlines() if line.startswith("{") and "/join/" in line]
+        assert access and all(line["logger"] == "uvicorn.access" for line in access)

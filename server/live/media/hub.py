@@ -128,24 +128,29 @@ class SessionMedia:
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for transceiver in pc.getTransceivers():
+                prefer_vp8(transceiver)
+                leg.receivers[transceiver.kind] = transceiver.receiver
+                if transceiver.kind == "audio":
+                    leg.outgoing["audio"] = PacketTrack("audio")
+                    pc.addTrack(leg.outgoing["audio"])
+                elif transceiver.kind == "video" and role == "expert":
+                    sender = pc.addTrack(self._expert_video_track(leg))
+                    redirect_keyframe_requests(sender, self.request_expert_keyframe)
+            await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
+            # aiortc fails on a malformed offer in many ways (ValueError, AttributeError, ...): each
+            # is this client's bad offer, never the session's failure.
             await self.close_leg(role)
-            raise ValueError(f"the offer could not be used: {exc}") from exc
-        for transceiver in pc.getTransceivers():
-            prefer_vp8(transceiver)
-            leg.receivers[transceiver.kind] = transceiver.receiver
-            if transceiver.kind == "audio":
-                leg.outgoing["audio"] = PacketTrack("audio")
-                pc.addTrack(leg.outgoing["audio"])
-            elif transceiver.kind == "video" and role == "expert":
-                sender = pc.addTrack(self._expert_video_track(leg))
-                redirect_keyframe_requests(sender, self.request_expert_keyframe)
+            raise ValueError(f"the offer could not be used: {type(exc).__name__}: {exc}") from exc
         if role == "customer" and "video" in leg.receivers:
             self._keyframes = KeyframeRequester(leg.receivers["video"])
-        await pc.setLocalDescription(await pc.createAnswer())
         leg.answered = True
         for candidate in leg.early_candidates:
-            await add_remote_candidate(pc, *candidate)
+            try:
+                await add_remote_candidate(pc, *candidate)
+            except Exception as exc:  # one unusable candidate: the call goes on with the others
+                logger.info("session %s: an early %s ICE candidate failed: %r", self.session_id, role, exc)
         leg.early_candidates.clear()
         if role == "expert":
             self.request_expert_keyframe()  # a late joiner needs a keyframe to start decoding
@@ -160,7 +165,10 @@ class SessionMedia:
             if len(leg.early_candidates) < MAX_EARLY_CANDIDATES:
                 leg.early_candidates.append((candidate, sdp_mid, index))
             return
-        await add_remote_candidate(leg.pc, candidate, sdp_mid, index)
+        try:
+            await add_remote_candidate(leg.pc, candidate, sdp_mid, index)
+        except Exception as exc:  # aiortc asserts and raises on what it cannot parse
+            raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
     # --- media ---------------------------------------------------------------------------
 
@@ -257,7 +265,10 @@ class SessionMedia:
             self._keyframes = None
         for track in leg.outgoing.values():
             track.stop()
-        await leg.pc.close()
+        try:
+            await leg.pc.close()
+        except Exception:  # a peer connection left half-made by a malformed offer fails to close
+            logger.info("session %s: %s peer connection did not close", self.session_id, role, exc_info=True)
         for pump in leg.pumps:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +32,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> list[uvicorn.Config]:
-    """Record the uvicorn configuration instead of listening on a port."""
+def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[uvicorn.Config]]:
+    """Record the uvicorn configuration instead of listening on a port; the logging that ``serve``
+    configured for its process is put back as it was afterwards (the tests share one process)."""
     configs: list[uvicorn.Config] = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: configs.append(server.config))
-    return configs
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield configs
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -299,3 +305,21 @@ def test_a_database_that_cannot_be_used_exits_2_in_one_line(
     assert main(["user", "list", "--data-dir", str(tmp_path), "--database-url", url]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("repairsight: error: ") and message in line
+
+
+def test_a_turn_server_with_the_sites_turn_secret_needs_no_password(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_uvicorn: list[uvicorn.Config],
+) -> None:
+    args = ["serve", "--data-dir", str(tmp_path / "data"), "--ice-server", "turn:turn.example.org"]
+    assert main(args) == 2 and no_uvicorn == []
+    assert "REPAIRSIGHT_TURN_SECRET for short-lived credentials" in capsys.readouterr().err
+    (tmp_path / "turn-secret").write_text("shared with coturn\n")
+    monkeypatch.setenv("REPAIRSIGHT_TURN_SECRET_FILE", str(tmp_path / "turn-secret"))
+    assert main(args) == 0
+    settings = served_settings(no_uvicorn)
+    assert settings.turn_secret == "shared with coturn"
+    [turn] = settings.ice_servers
+    assert turn.username is None and turn.credential is None  # issued per participant at each join

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select, text
@@ -34,6 +35,7 @@ from server.records.schema import (
     DatabaseError,
     MigrationError,
     add_column_sql,
+    alembic_config,
     head_revision,
     upgrade_schema,
 )
@@ -162,11 +164,23 @@ def test_a_0_1_database_is_stamped_and_keeps_every_row(tmp_path: Path) -> None:
 def test_the_baseline_revision_makes_the_0_1_schema(tmp_path: Path) -> None:
     database_0_1(tmp_path / "old" / "repairsight.sqlite3")
     old = create_engine(f"sqlite:///{tmp_path / 'old' / 'repairsight.sqlite3'}")
-    fresh = open_database(Settings(data_dir=tmp_path / "new"))
-    assert schema_of(fresh.engine) == schema_of(old)
-    assert version_of(fresh.engine) == [head_revision()]
-    fresh.close()
+    (tmp_path / "new").mkdir()
+    fresh = create_engine(f"sqlite:///{tmp_path / 'new' / 'repairsight.sqlite3'}")
+    with fresh.begin() as connection:
+        command.upgrade(alembic_config(connection), BASELINE_REVISION)
+    assert schema_of(fresh) == schema_of(old)
+    assert version_of(fresh) == [BASELINE_REVISION]
+    fresh.dispose()
     old.dispose()
+
+
+def test_a_0_1_database_gets_the_sign_ins_table_and_keeps_its_rows(tmp_path: Path) -> None:
+    database_0_1(tmp_path / "repairsight.sqlite3")
+    db = open_database(Settings(data_dir=tmp_path))
+    assert "staff_sign_ins" in inspect(db.engine).get_table_names()
+    assert version_of(db.engine) == [head_revision()]
+    assert db.count_users() > 0
+    db.close()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

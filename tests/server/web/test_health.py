@@ -18,6 +18,13 @@ def test_a_fresh_server_is_alive_and_ready(client: TestClient) -> None:
     assert body["status"] == "ready"
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["recordings"]["ok"] and body["checks"]["recordings"]["free_bytes"] > 0
+    assert body["checks"]["registry"] == {"ok": True} and body["checks"]["draining"] == {"ok": True}
+
+
+def test_a_draining_process_is_not_ready(app: Starlette, client: TestClient) -> None:
+    client.portal.call(app.state.services.live.cluster.set_draining)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "draining" in ready.json()["checks"]["draining"]["message"]
 
 
 def test_a_database_that_does_not_answer_makes_it_not_ready(app: Starlette, client: TestClient) -> None:
