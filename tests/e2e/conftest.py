@@ -12,6 +12,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,18 +66,25 @@ class RunningServer:
         return self.process.base_url
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
+@contextmanager
+def e2e_server(tmp_path: Path, *extra_args: str) -> Iterator[RunningServer]:
+    """A server with the expert's account and an API token of theirs; ``extra_args`` for ``serve``."""
     data_dir = tmp_path / "data"
     add_user(data_dir, EXPERT_USER, "expert", EXPERT_PASSWORD)
     token = cli(data_dir, "token", "create", "--user", EXPERT_USER).strip()
-    process = start_server(data_dir)
+    process = start_server(data_dir, extra_args=extra_args)
     try:
         yield RunningServer(process, data_dir, token)
     finally:
         process.stop()
         if process.process.returncode not in (0, -15):
             print(process.log())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    with e2e_server(tmp_path) as running:
+        yield running
 
 
 def chromium_args(camera_clip: Path) -> list[str]:

@@ -15,8 +15,6 @@ newest state as it came (what the pages drew before) is measured at the same ins
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +25,14 @@ import pytest
 
 from tests.clipgen import FRAME_CODE_BITS, FRAME_CODE_CELL_PX, read_frame_number
 from tests.e2e.conftest import (
-    EXPERT_PASSWORD,
-    EXPERT_USER,
     Clip,
     RunningServer,
     TwoPages,
     customer_joins,
+    e2e_server,
     open_console_for_new_case,
     wait_until,
 )
-from tests.server_process import REPO, cli, start_server
 
 PROCEDURE = "board-connector-reseat"
 AR_DELAY_MS = 150  # the simulated round trip
@@ -96,22 +92,8 @@ class Errors:
 @pytest.fixture
 def slow_server(tmp_path: Path) -> Iterator[RunningServer]:
     """The e2e server, holding every AR state AR_DELAY_MS before sending it."""
-    data_dir = tmp_path / "data"
-    subprocess.run(
-        [sys.executable, "-m", "server.cli", "user", "add", EXPERT_USER, "--role", "expert"]
-        + ["--password-stdin", "--data-dir", str(data_dir)],
-        input=EXPERT_PASSWORD,
-        text=True,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-    token = cli(data_dir, "token", "create", "--user", EXPERT_USER).strip()
-    process = start_server(data_dir, extra_args=("--ar-delay-ms", str(AR_DELAY_MS)))
-    try:
-        yield RunningServer(process, data_dir, token)
-    finally:
-        process.stop()
+    with e2e_server(tmp_path, "--ar-delay-ms", str(AR_DELAY_MS)) as running:
+        yield running
 
 
 def corner_errors(
