@@ -171,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
             "log_format",
         ),
     )
+    run.add_argument(
+        "--vision-fps",
+        type=float,
+        help=with_env(
+            "frames a second vision locates the device on (1-30, default 10): fewer cost less CPU; the "
+            "pages carry the overlay between them (docs/vision.md, 'Pace')",
+            "vision_fps",
+        ),
+    )
     # Tests and measurements only: hold each AR state this long, as a slow round trip would.
     run.add_argument("--ar-delay-ms", type=int, help=argparse.SUPPRESS)
     run.add_argument(

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -122,6 +122,8 @@ class ServeOptions(StorageOptions):
     media_relay: Literal["forward", "reencode"] = "forward"
     log_format: Literal["text", "json"] = "text"
     ar_delay_ms: int = 0
+    # Frames a second vision locates the device on (None: Settings' default; docs/vision.md, "Pace").
+    vision_fps: Annotated[float, Field(ge=1, le=30)] | None = None
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
     # Several processes as one service (docs/deploy.md).

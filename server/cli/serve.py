@@ -177,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
         ar_delay_ms=max(0, options.ar_delay_ms),
         cluster=cluster,
     )
+    if options.vision_fps is not None:
+        settings = replace(settings, vision_fps=options.vision_fps)
     db = open_database(settings)
     password = ensure_first_admin(db)
     if password is not None:

@@ -323,3 +323,19 @@ def test_a_turn_server_with_the_sites_turn_secret_needs_no_password(
     assert settings.turn_secret == "shared with coturn"
     [turn] = settings.ice_servers
     assert turn.username is None and turn.credential is None  # issued per participant at each join
+
+
+def test_the_vision_pace_is_an_option(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_uvicorn: list[uvicorn.Config],
+) -> None:
+    args = ["serve", "--data-dir", str(tmp_path / "data")]
+    assert main(args) == 0 and served_settings(no_uvicorn).vision_fps == 10.0  # Settings' default
+    no_uvicorn.clear()
+    monkeypatch.setenv("REPAIRSIGHT_VISION_FPS", "7.5")
+    assert main(args) == 0 and served_settings(no_uvicorn).vision_fps == 7.5
+    no_uvicorn.clear()
+    assert main([*args, "--vision-fps", "0"]) == 2 and no_uvicorn == []
+    assert "vision_fps" in capsys.readouterr().err.replace("-", "_").lower()
