@@ -1,7 +1,7 @@
 """What an operator's Prometheus reads at ``/metrics``: every metric of the server, defined here once.
 
 Two kinds. Events are counted where they happen, with the few that are cheap at their rate (vision
-results, ten a second a session; sign-in failures; WebSocket errors; AR pauses). Everything else is
+results, ten a second a session; sign-in failures; AR pauses). Everything else is
 read when Prometheus asks (:class:`LiveCollector`): live sessions and participants, the media
 forwarded (plain integer totals the forwarding path adds to, far cheaper per packet than a
 Prometheus counter's lock), recordings being written and their bytes on disk, exports running.
@@ -43,9 +43,6 @@ SIGN_IN_FAILURES = Counter(
     "Failed or refused sign-ins",
     ["kind"],  # wrong_password, disabled, throttled
     registry=REGISTRY,
-)
-WEBSOCKET_ERRORS = Counter(
-    "repairsight_websocket_errors", "Errors sent on /ws, by code", ["code"], registry=REGISTRY
 )
 
 
@@ -102,10 +99,12 @@ def _size(path: os.PathLike[str]) -> int:
         return 0
 
 
+_watched: list[LiveCollector] = []  # the collector of this process's app (at most one)
+
+
 def watch(live: LiveRegistry, jobs: FileJobs) -> None:
     """Report this process's live state (once per app; a second app in one process replaces it)."""
-    for collector in list(getattr(REGISTRY, "_live_collectors", [])):
-        REGISTRY.unregister(collector)
-    collector = LiveCollector(live, jobs)
-    REGISTRY.register(collector)
-    REGISTRY._live_collectors = [collector]  # type: ignore[attr-defined]
+    while _watched:
+        REGISTRY.unregister(_watched.pop())
+    _watched.append(LiveCollector(live, jobs))
+    REGISTRY.register(_watched[0])
