@@ -140,6 +140,20 @@ def grab_video_frame(page: object, testid: str) -> np.ndarray | None:
     return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
 
 
+def close(a: Any, b: Any, tolerance: float) -> bool:
+    """Nested lists of numbers equal within ``tolerance`` (a JS result against a shared vector); other
+    values exactly equal."""
+    if isinstance(a, list):
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(close(x, y, tolerance) for x, y in zip(a, b, strict=True))
+        )
+    if isinstance(a, float | int) and not isinstance(a, bool):
+        return isinstance(b, float | int) and not isinstance(b, bool) and abs(a - b) <= tolerance
+    return bool(a == b)
+
+
 def wait_until(check: Any, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from procedures.loader import BUILTIN_LIBRARY, ProcedureLibrary
-from tests.e2e.conftest import RunningServer
+from tests.e2e.conftest import RunningServer, close
 from tests.server_process import REPO
 from vision.geometry import project_points
 from vision.projection import project_annotations
@@ -28,18 +28,6 @@ RESULTS_JS = """async (vectors) => {
     placements: vectors.placements.map((c) => placeLabels(c.bounds, c.labels, c.keep_clear, c.gap_px)),
   };
 }"""
-
-
-def close(a: Any, b: Any, tolerance: float) -> bool:
-    if isinstance(a, list):
-        return (
-            isinstance(b, list)
-            and len(a) == len(b)
-            and all(close(x, y, tolerance) for x, y in zip(a, b, strict=True))
-        )
-    if isinstance(a, float | int) and not isinstance(a, bool):
-        return isinstance(b, float | int) and not isinstance(b, bool) and abs(a - b) <= tolerance
-    return bool(a == b)
 
 
 def test_the_pages_label_rule_follows_the_shared_vectors(server: RunningServer, browser: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import RunningServer
+from tests.e2e.conftest import RunningServer, close
 from tests.server_process import REPO
 
 VECTORS = json.loads((REPO / "tests" / "data" / "outline_vectors.json").read_text())
@@ -16,18 +16,6 @@ PLACES_JS = """async (vectors) => {
   const { placeAt } = await import('/static/js/outline.js');
   return vectors.tracks.map((track) => track.queries.map((q) => placeAt(track.summaries, q.t_ms)));
 }"""
-
-
-def close(a: Any, b: Any, tolerance: float) -> bool:
-    if isinstance(a, list):
-        return (
-            isinstance(b, list)
-            and len(a) == len(b)
-            and all(close(x, y, tolerance) for x, y in zip(a, b, strict=True))
-        )
-    if isinstance(a, float | int) and not isinstance(a, bool):
-        return isinstance(b, float | int) and abs(a - b) <= tolerance
-    return bool(a == b)
 
 
 def test_the_players_outline_rule_follows_the_shared_vectors(server: RunningServer, browser: Any) -> None:
