@@ -411,8 +411,8 @@ class ArStateUpdate(_Message):
     step_completed: bool
     pinned: list[SessionAnnotation] = []
     # Which frame this is, for the pages to put the state on the very frame it was computed on:
-    # the phone's RTP timestamp of it (the customer's page), and its timestamp in the stream the
-    # expert receives before that sender's random origin (the expert's page finds the origin).
+    # the RTP timestamp the phone put on it (the customer's page), and the RTP timestamp it has in
+    # the video the expert's page receives (their `requestVideoFrameCallback` metadata).
     rtp_timestamp: int | None = None
     stream_timestamp: int | None = None
     # How far this frame is behind the newest one the server has received (ms).

@@ -1,19 +1,17 @@
 // Which video frame an AR state was computed on, on each page (docs/ar-in-the-page.md).
 //
-// Every `ar_state` names its frame by RTP timestamps (90 kHz, 32 bits): `rtp_timestamp` on the
-// server's clock of the phone's stream (the phone's RTP timestamp less a constant: the first one
-// the server received), `stream_timestamp` in the stream the expert receives less that sender's
-// random origin. Each page finds its constant by voting, then names the frame:
+// Every `ar_state` names its frame by RTP timestamps (90 kHz, 32 bits), exactly as each page's
+// video knows it (the server reads both from its WebRTC stack): `rtp_timestamp` is the one the
+// phone put on the frame, `stream_timestamp` the one the frame has in the video the expert receives.
 //
-// - the expert's video: `requestVideoFrameCallback` gives each displayed frame's `rtpTimestamp`;
-//   (rtpTimestamp - stream_timestamp) mod 2^32 over pairs of recent frames and states takes the
-//   origin's value once per state, any other value only when frame intervals happen to repeat;
+// - the expert's video: `requestVideoFrameCallback` gives each displayed frame's `rtpTimestamp`,
+//   which is the state's `stream_timestamp`;
 // - the customer's preview shows camera frames by `captureTime` (ms). Chrome stamps a sent frame
 //   with rtp = 90 * capture ms + a random constant, so the sent frames (read from an encoded
-//   transform, RTCRtpScriptTransform) give that constant: each one belongs to the latest preview
-//   frame captured before it left the encoder. The sent frames' RTP timestamps also give the
-//   server's constant, by the vote above. Without an encoded transform, or a `captureTime`, the
-//   page cannot tell which preview frame a state is for: it draws the newest state as it is.
+//   transform, RTCRtpScriptTransform) give that constant by a vote: each one belongs to the latest
+//   preview frame captured before it left the encoder. Without an encoded transform, or a
+//   `captureTime`, the page cannot tell which preview frame a state is for: it draws the newest
+//   state as it is.
 //
 // A vote that is not clearly won (fewer than MIN_VOTES, or a runner-up too close) names no frame.
 
@@ -23,16 +21,13 @@ export const MIN_VOTES = 8;
 /** The winner must have this many times the runner-up's votes (see VOTE_HALF_LIFE_MS for why the runner-up is close). */
 export const WIN_RATIO = 1.5;
 /**
- * Votes fade with this half-life (ms). The constants hold for a connection's life (a new one resets
- * the votes), and a long memory matters: frames come about every 3000 ticks, so a constant one or
- * a few frames off the true one collects nearly as many votes while the frame rate is steady; only
- * the irregular intervals (a late or dropped frame) tell them apart, and they are rare.
+ * Votes fade with this half-life (ms). The constant holds for a connection's life (a new one resets
+ * the votes), and a long memory lets it outvote the sent frames matched to a wrong capture (one
+ * captured after the frame left, reported late by the preview).
  */
 export const VOTE_HALF_LIFE_MS = 60000;
 /** The most values a vote keeps; the weakest half goes when there are more. */
 const VOTE_VALUES_KEPT = 4000;
-/** A frame and a state vote together when they came at most this far apart (ms); about the frames ar-follow.js keeps. */
-export const PAIR_WINDOW_MS = 1200;
 /** A sent frame's constant is matched to preview frames captured up to this long before it left (ms). */
 const SENT_FRAMES_KEPT = 120;
 const CAPTURES_KEPT = 90;
@@ -128,28 +123,14 @@ export class Vote {
   }
 }
 
-/**
- * The expert's video: a state's frame is the displayed frame whose rtpTimestamp is
- * (origin + stream_timestamp) mod 2^32.
- *
- * Every pair of a displayed frame and a state that came within PAIR_WINDOW_MS of each other votes,
- * whichever came first: the expert's video can trail the AR state (a jitter buffer, a busy page),
- * and a vote taken only when a state comes would then miss the true origin and count its
- * neighbours a frame or more off.
- */
+/** The expert's video: a state's frame is the displayed frame whose rtpTimestamp is its `stream_timestamp`. */
 export class ExpertFrameSync {
   constructor() {
-    this.origin = new Vote();
     /** Keys are RTP timestamps: a frame matches exactly. */
     this.tolerance = 0;
-    /** Recent states' stream timestamps and when they came: {stream: number, at: number}. */
-    this.states = [];
   }
 
-  reset() {
-    this.origin.reset();
-    this.states = [];
-  }
+  reset() {}
 
   /** How far frame key `a` is after `b` (RTP ticks, across the wrap; negative: before). */
   keyDelta(a, b) {
@@ -161,52 +142,29 @@ export class ExpertFrameSync {
     return Number.isFinite(metadata.rtpTimestamp) ? metadata.rtpTimestamp : null;
   }
 
-  /**
-   * A state came: vote with the frames shown lately (the caller keeps about PAIR_WINDOW_MS of them).
-   * @param {object} state
-   * @param {number[]} frameKeys RTP timestamps of the frames kept
-   * @param {number} now
-   */
-  noteState(state, frameKeys, now) {
-    if (!Number.isFinite(state.stream_timestamp)) return;
-    for (const key of frameKeys) this.origin.add((key - state.stream_timestamp) >>> 0, now);
-    this.states.push({ stream: state.stream_timestamp, at: now });
-  }
+  /** Nothing to learn: a state names the expert's frame itself. */
+  noteState() {}
 
-  /**
-   * A frame is shown: vote with the states that came lately.
-   * @param {number} key its RTP timestamp
-   * @param {number} now
-   */
-  noteFrame(key, now) {
-    while (this.states.length && now - this.states[0].at > PAIR_WINDOW_MS) this.states.shift();
-    for (const { stream } of this.states) this.origin.add((key - stream) >>> 0, now);
-  }
+  noteFrame() {}
 
-  /** The RTP timestamp of the frame `state` was computed on, or null while unknown. */
+  /** The RTP timestamp of the frame `state` was computed on, or null when the server could not say. */
   frameOf(state) {
-    const origin = this.origin.winner();
-    if (origin === null || !Number.isFinite(state.stream_timestamp)) return null;
-    return (origin + state.stream_timestamp) >>> 0;
+    return Number.isFinite(state.stream_timestamp) ? state.stream_timestamp >>> 0 : null;
   }
 }
 
 /**
  * The customer's preview: a state's frame is the preview frame captured at
- * ((server constant + rtp_timestamp) - clock constant) / 90 ms.
+ * (rtp_timestamp - clock constant) / 90 ms.
  */
 export class CustomerFrameSync {
   constructor() {
     /** The phone's RTP timestamp - 90 * captureTime, in 1 ms bins (a vote counts for the bins beside it too). */
     this.clock = new Vote({ spread: 1 });
-    /** The phone's RTP timestamp - the state's rtp_timestamp (exact). */
-    this.server = new Vote();
     /** Exact clock constants (ticks) of recent matches, to refine the winning bin. */
     this.clockSamples = [];
     /** Sent frames not yet matched (the preview reports a capture after the encoder may have sent it). */
     this.pending = [];
-    /** Recent sent frames' RTP timestamps and when they left. */
-    this.sent = [];
     /** Recent preview captureTimes, ascending. */
     this.captures = [];
     /** Preview keys are capture times: a frame matches within this many ms. */
@@ -215,10 +173,8 @@ export class CustomerFrameSync {
 
   reset() {
     this.clock.reset();
-    this.server.reset();
     this.clockSamples = [];
     this.pending = [];
-    this.sent = [];
   }
 
   /** How far frame key `a` is after `b` (ms; negative: before). */
@@ -251,8 +207,6 @@ export class CustomerFrameSync {
    */
   noteSent(rtpTimestamp, leftAt) {
     const frame = { rtp: rtpTimestamp >>> 0, leftAt };
-    this.sent.push(frame);
-    if (this.sent.length > SENT_FRAMES_KEPT) this.sent.shift();
     this.pending.push(frame);
     if (this.pending.length > SENT_FRAMES_KEPT) this.pending.shift();
   }
@@ -273,16 +227,8 @@ export class CustomerFrameSync {
     if (this.clockSamples.length > 64) this.clockSamples.shift();
   }
 
-  /**
-   * A state came: vote for the server's constant with the frames sent lately.
-   * @param {object} state
-   * @param {number[]} _frameKeys the preview frames kept (unused: the sent frames vote)
-   * @param {number} now
-   */
-  noteState(state, _frameKeys, now) {
-    if (!Number.isFinite(state.rtp_timestamp)) return;
-    for (const frame of this.sent) this.server.add((frame.rtp - state.rtp_timestamp) >>> 0, now);
-  }
+  /** Nothing to learn from a state: it carries the phone's own RTP timestamp (the sent frames vote). */
+  noteState() {}
 
   /** The clock constant (ticks, fractional), or null while unknown. */
   clockConstant() {
@@ -299,10 +245,9 @@ export class CustomerFrameSync {
    * @param {number} now ms: the answer is the capture time nearest to it with that RTP timestamp
    */
   frameOf(state, now = performance.now()) {
-    const server = this.server.winner();
     const clock = this.clockConstant();
-    if (server === null || clock === null || !Number.isFinite(state.rtp_timestamp)) return null;
-    const rtp = (server + state.rtp_timestamp) >>> 0;
+    if (clock === null || !Number.isFinite(state.rtp_timestamp)) return null;
+    const rtp = state.rtp_timestamp >>> 0;
     return now - rtpDelta(90 * now + clock, rtp) / 90;
   }
 }

@@ -278,7 +278,7 @@ class ARSession:
             seq=self._seq,
             step_id=self.steps.current if self.steps else None,
             pinned=pinned,
-            rtp_timestamp=rtp_timestamp,
+            rtp_timestamp=self.media.customer_rtp_timestamp(rtp_timestamp),
             stream_timestamp=self.media.expert_stream_timestamp(rtp_timestamp),
             lag_ms=lag_ms,
             **body,

@@ -19,6 +19,11 @@ fails loudly if an upgrade changes them):
   must reach the original sender instead (:func:`redirect_keyframe_requests`), or a late
   expert waits up to 100 s for a VP8 keyframe.
 * ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)`` asks the original sender for a keyframe.
+* The RTP timestamps the pages see: ``RTCRtpReceiver.__timestamp_mapper._origin`` is the first
+  timestamp the phone sent (aiortc hands on timestamps counted from it), and ``_run_rtp``'s local
+  ``timestamp_origin`` is the random number an ``RTCRtpSender`` adds to every timestamp it sends
+  (:func:`received_timestamp_origin`, :func:`sent_timestamp_origin`). With them an AR state names
+  its frame exactly as each page's video knows it (docs/ar-in-the-page.md).
 * ``RTCRtpReceiver.__jitter_buffer`` releases a video frame only when the first packet of the
   *next* frame arrives, a frame interval (33 ms at 30 fps) after the frame was complete. For
   forwarded video, :class:`MarkerJitterBuffer` also releases a frame at its last packet, the
@@ -64,6 +69,24 @@ class FrameSink(Protocol):
     def submit(
         self, codec: str, data: bytes, rtp_timestamp: int, clock_rate: int, keyframe: bool
     ) -> None: ...
+
+
+def received_timestamp_origin(receiver: RTCRtpReceiver) -> int | None:
+    """The RTP timestamp the sender put on the first frame this receiver took in (the frames' pts
+    are counted from it), or None before the first."""
+    mapper = getattr(receiver, "_RTCRtpReceiver__timestamp_mapper", None)
+    origin = getattr(mapper, "_origin", None)
+    return None if origin is None else int(origin) % RTP_WRAP
+
+
+def sent_timestamp_origin(sender: RTCRtpSender) -> int | None:
+    """The random number this sender adds to every frame's pts to make its RTP timestamp, or None
+    before it sends (read from its running ``_run_rtp`` coroutine)."""
+    task = getattr(sender, "_RTCRtpSender__rtp_task", None)
+    coroutine = task.get_coro() if isinstance(task, asyncio.Task) else None
+    frame = getattr(coroutine, "cr_frame", None)
+    origin = frame.f_locals.get("timestamp_origin") if frame is not None else None
+    return origin if isinstance(origin, int) else None
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

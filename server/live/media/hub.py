@@ -28,20 +28,23 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ...config import IceServerConfig
 from ...metrics import FORWARDED
 from ...recordings.recorder import Recorder, TrackName
 from .forwarding import (
+    RTP_WRAP,
     ExpertVideoTrack,
     FrameSink,
     KeyframeRequester,
     Media,
     PacketTrack,
     forward_receiver,
+    received_timestamp_origin,
     redirect_keyframe_requests,
+    sent_timestamp_origin,
 )
 from .peers import add_remote_candidate, new_peer_connection, prefer_vp8, with_start_bitrate
 
@@ -61,6 +64,7 @@ class Leg:
     pc: RTCPeerConnection
     outgoing: dict[str, PacketTrack] = field(default_factory=dict)
     receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
+    video_sender: RTCRtpSender | None = None  # the expert's: the video forwarded to them
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
     answered: bool = False
     early_candidates: list[tuple[str, str | None, int | None]] = field(default_factory=list)
@@ -137,6 +141,7 @@ class SessionMedia:
                 elif transceiver.kind == "video" and role == "expert":
                     sender = pc.addTrack(self._expert_video_track(leg))
                     redirect_keyframe_requests(sender, self.request_expert_keyframe)
+                    leg.video_sender = sender
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
             # aiortc fails on a malformed offer in many ways (ValueError, AttributeError, ...): each
@@ -200,12 +205,23 @@ class SessionMedia:
             video.set_burn_in(enabled)
         self.request_expert_keyframe()
 
+    def customer_rtp_timestamp(self, rtp_timestamp: int) -> int | None:
+        """The RTP timestamp the phone itself put on the frame with this (received, counted from the
+        first) timestamp; None before the phone's video."""
+        leg = self.legs["customer"]
+        receiver = leg.receivers.get("video") if leg is not None else None
+        origin = received_timestamp_origin(receiver) if receiver is not None else None
+        return None if origin is None else (origin + rtp_timestamp) % RTP_WRAP
+
     def expert_stream_timestamp(self, rtp_timestamp: int) -> int | None:
-        """The timestamp the frame with this (phone) RTP timestamp has in the expert's stream, before
-        the sender adds its random origin; None without an expert."""
+        """The RTP timestamp the frame with this (received) timestamp has in the video the expert's
+        page receives; None without an expert or before their video starts."""
         leg = self.legs["expert"]
         video = leg.outgoing.get("video") if leg is not None else None
-        return video.stream_timestamp(rtp_timestamp) if isinstance(video, ExpertVideoTrack) else None
+        if not isinstance(video, ExpertVideoTrack) or leg is None or leg.video_sender is None:
+            return None
+        origin = sent_timestamp_origin(leg.video_sender)
+        return None if origin is None else (origin + video.stream_timestamp(rtp_timestamp)) % RTP_WRAP
 
     def push_burned(self, data: bytes, rtp_timestamp: int, keyframe: bool) -> None:
         """A burned-in frame from the media worker, on its way to the expert."""

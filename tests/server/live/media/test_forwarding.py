@@ -95,6 +95,49 @@ async def test_expert_receives_the_customers_encoded_video_unchanged(clip_frames
         await media.close()
 
 
+def record_raw_timestamps(receiver: Any) -> list[tuple[int, int]]:
+    """Every (RTP timestamp as sent, pts as handed on) pair this aiortc receiver maps from now on."""
+    mapper = receiver._RTCRtpReceiver__timestamp_mapper
+    pairs: list[tuple[int, int]] = []
+    original = mapper.map
+
+    def map_and_keep(timestamp: int) -> int:
+        pts: int = original(timestamp)
+        pairs.append((timestamp, pts))
+        return pts
+
+    mapper.map = map_and_keep
+    return pairs
+
+
+async def test_ar_states_name_frames_by_the_rtp_timestamps_each_page_sees(
+    clip_frames: list[np.ndarray],
+) -> None:
+    media = SessionMedia("stamps", ice_servers=())
+    sink = FrameRecorder()
+    media.frame_sink = sink
+    customer = await start_customer(clip_frames, lambda sdp: media.accept_offer("customer", "c1", sdp))
+    leg = media.legs["customer"]
+    assert leg is not None
+    at_server = record_raw_timestamps(leg.receivers["video"])
+    expert = await start_expert(lambda sdp: media.accept_offer("expert", "e1", sdp))
+    expert_video = next(t.receiver for t in expert.pc.getTransceivers() if t.kind == "video")
+    at_expert = record_raw_timestamps(expert_video)
+    try:
+        await wait_for(lambda: len(at_expert) >= 60, 20, "60 video packets at the expert")
+        # The customer's page: the phone's own timestamp of each frame, exactly.
+        assert len(at_server) >= 60
+        assert all(media.customer_rtp_timestamp(pts) == sent for sent, pts in at_server)
+        # The expert's page: the timestamp its video reports for the frame, exactly.
+        seen_by_expert = {raw for raw, _ in at_expert}
+        named = [media.expert_stream_timestamp(rtp) for _, _, rtp, _, _ in sink.frames[-30:]]
+        assert sum(stamp in seen_by_expert for stamp in named) >= 25, (named[:5], sorted(seen_by_expert)[:5])
+    finally:
+        await customer.close()
+        await expert.close()
+        await media.close()
+
+
 async def test_the_benchmark_baseline_reencodes_every_track(clip_frames: list[np.ndarray]) -> None:
     """``--media-relay reencode``, aiortc's plain relay: video and audio both ways go through
     aiortc's decoders and encoders, and the expert still sees the customer's picture."""
