@@ -22,6 +22,7 @@ from . import metrics
 from .cluster import make_cluster
 from .cluster.internal import internal_secret
 from .config import Settings
+from .integrations.webhook_delivery import DeliveryOptions, WebhookWorker
 from .live.registry import LiveRegistry
 from .live.workers.messages import VisionPace
 from .live.workers.pool import MediaWorkers
@@ -29,7 +30,9 @@ from .recordings.jobs import FileJobs
 from .records.database import Database
 from .web.api_versions import ApiVersions
 from .web.errors import EXCEPTION_HANDLERS
+from .web.hosts import TrustedHosts, host_rules
 from .web.routes import all_routes
+from .web.security_headers import SecurityHeaders
 from .web.state import Services
 
 logger = logging.getLogger(__name__)
@@ -63,10 +66,24 @@ async def drain(app: Starlette) -> None:
     await found.live.wait_drained(found.settings.cluster.drain_timeout_s)
 
 
+async def end_live_sessions(app: Starlette) -> None:
+    """Before the server closes its sockets: end every session still live here, while the pages'
+    sockets are open, so they are told it ended rather than left to reconnect to a server that is
+    going away."""
+    found = app.state.services
+    assert isinstance(found, Services)
+    for session_id in list(found.live.sessions):
+        await found.live.end(session_id, "the server is shutting down; start a new session when it is back")
+
+
 def create_app(
-    settings: Settings, database: Database | None = None, procedures: ProcedureLibrary | None = None
+    settings: Settings,
+    database: Database | None = None,
+    procedures: ProcedureLibrary | None = None,
+    webhooks: DeliveryOptions | None = None,
 ) -> Starlette:
-    """``procedures``: an already loaded library (the CLI loads it first to report on it)."""
+    """``procedures``: an already loaded library (the CLI loads it first to report on it);
+    ``webhooks``: how the webhook delivery worker paces itself (tests shorten its waits)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     db = database or Database(settings.database_url)
@@ -83,14 +100,23 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Joins the service and recovers the sessions no live process holds (alone: every live one).
         await cluster.start(live.cluster_hooks())
+        deliveries = WebhookWorker(db, webhooks)
+        deliveries.start()
         try:
             yield
         finally:
             await live.close_all("the server is shutting down")
+            await _app.state.services.demos.close()  # their sessions ended: each demo's peer closes
+            await deliveries.stop()
             await jobs.wait_all()
             await cluster.close()
 
-    middleware = [
+    served_over_https = settings.tls_cert is not None or (settings.public_url or "").startswith("https://")
+    middleware = [Middleware(SecurityHeaders, hsts=served_over_https)]
+    if settings.allowed_hosts is not None:
+        rules = host_rules(settings)
+        middleware.append(Middleware(TrustedHosts, rules=rules, public_url=settings.public_url))
+    middleware += [
         Middleware(ApiVersions),
         Middleware(
             SessionMiddleware,

@@ -37,8 +37,9 @@ class Settings:
     turn_secret: str | None = None
     # How long a customer link stays valid after the session is created.
     link_ttl_s: int = 24 * 3600
-    # How long a dropped participant is shown as "reconnecting" before "left".
-    reconnect_grace_s: float = 15.0
+    # How long a dropped participant is shown as "reconnecting" before "left": a phone network may
+    # drop for a minute (a tunnel, Wi-Fi to mobile data) and the page then needs a moment to rejoin.
+    reconnect_grace_s: float = 75.0
     # How long a session with nobody connected stays open before it is ended.
     idle_end_s: float = 600.0
     # A customer whose video has not reached the server this long after joining: the expert is told.
@@ -49,10 +50,18 @@ class Settings:
     # "forward": each side gets the other's encoded media as it came (the product).
     # "reencode": decode and re-encode every track, aiortc's plain relay; only the benchmark's baseline.
     media_relay: Literal["forward", "reencode"] = "forward"
-    # Public base URL for customer links (e.g. behind a proxy); default: the request's own.
+    # Public base URL for customer links (e.g. behind a proxy); default: the request's own, whose
+    # Host is one of the server's names (``allowed_hosts``).
     public_url: str | None = None
+    # Host names a request may name besides the server's own (``server/web/hosts.py``: the public
+    # URL's, the listening address, loopback); ``*.example.org`` or ``*`` allowed. None: no Host
+    # check at all (an app embedded behind something that checks, in-process tests); ``serve``
+    # always checks.
+    allowed_hosts: tuple[str, ...] | None = None
     # Directories of procedure folders loaded beside the built-in procedures/library (--procedures).
     procedure_dirs: tuple[Path, ...] = ()
+    # A directory of message catalogs (``de.json``…) over the built-in client_web/locales (--locales).
+    locales_dir: Path | None = None
     # Media worker processes (decoding for vision, vision, burn-in); None: one per core.
     media_workers: int | None = None
     # Frames a second vision locates the device on, and of those, looks for hands on during a touch
@@ -79,3 +88,14 @@ class Settings:
     @property
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.database_path.resolve()}"
+
+
+def check_host_pattern(pattern: str) -> str:
+    """``pattern`` in lower case; a ``*`` anywhere but a leading ``*.`` (or alone) is a ValueError."""
+    pattern = pattern.strip().lower()
+    wildcard_ok = pattern == "*" or (pattern.startswith("*.") and "*" not in pattern[1:])
+    if not pattern or ("*" in pattern and not wildcard_ok):
+        raise ValueError(
+            f"{pattern!r} is not a host pattern: give a name (help.example.org), *.example.org or *"
+        )
+    return pattern

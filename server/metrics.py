@@ -1,10 +1,11 @@
 """What an operator's Prometheus reads at ``/metrics``: every metric of the server, defined here once.
 
 Two kinds. Events are counted where they happen, with the few that are cheap at their rate (vision
-results, ten a second a session; sign-in failures; AR pauses). Everything else is
-read when Prometheus asks (:class:`LiveCollector`): live sessions and participants, the media
-forwarded (plain integer totals the forwarding path adds to, far cheaper per packet than a
-Prometheus counter's lock), recordings being written and their bytes on disk, exports running.
+results, ten a second a session; sign-in failures; AR pauses; sockets closed with an error code).
+Everything else is read when Prometheus asks (:class:`LiveCollector`): live sessions and
+participants, the media forwarded (plain integer totals the forwarding path adds to, far cheaper per
+packet than a Prometheus counter's lock), recordings being written and their bytes on disk, exports
+running.
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ SIGN_IN_FAILURES = Counter(
     ["kind"],  # wrong_password, disabled, throttled
     registry=REGISTRY,
 )
+
+WEBSOCKET_ERRORS = Counter(
+    "repairsight_websocket_errors",
+    "Signaling sockets the server closed with an error code (1009 too large, 1011 internal error, "
+    "4003 forbidden, 4008 too slow, ...)",
+    ["code"],
+    registry=REGISTRY,
+)
+# Close codes that end a socket as intended, not as an error: normal, going away, reconnecting,
+# replaced by a newer socket, the session ended.
+CLEAN_CLOSE_CODES = frozenset({1000, 1001, 4000, 4001, 4002})
+
+
+def websocket_closed(code: int) -> None:
+    """The server closed (or refused) a signaling socket with ``code``: counted when it is an error."""
+    if code not in CLEAN_CLOSE_CODES:
+        WEBSOCKET_ERRORS.labels(code=str(code)).inc()
 
 
 class ForwardedTotals:

@@ -5,7 +5,8 @@ The public socket may be shared by several processes of one machine (``SO_REUSEP
 spreads new connections over them, ``serve --workers N``); the internal one is this process's own,
 so the others can reach it (bridged ``/ws``, forwarded calls). The first SIGTERM (or Ctrl+C) drains:
 no new session comes here, live ones go on until they end or the drain timeout passes, then the
-server stops as before (sessions ended cleanly, recordings finalised). A second signal stops at once.
+server stops as before (sessions ended cleanly, recordings finalised). A second signal stops at once,
+ending the live sessions first so their pages are told; a third (Ctrl+C) does not wait for that.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from types import FrameType
 import uvicorn
 
 logger = logging.getLogger(__name__)
+
+# How long the close frames of the sessions ended at shutdown get to go out (a page on a network
+# too slow for that gets uvicorn's 1012 and tries again, to find the session ended).
+CLOSE_FRAMES_S = 0.5
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -39,11 +44,21 @@ def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socke
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn's server, whose first stop signal runs ``drain`` before stopping."""
+    """uvicorn's server, whose first stop signal runs ``drain`` before stopping, and which runs
+    ``end_live`` before it closes the sockets it holds, however it stops (drained, a second
+    signal). uvicorn closes a WebSocket with 1012 ("service restart"), which a page takes as
+    "reconnect" and so retries against a server going away (issue 15, finding 11); a page whose
+    session was ended first has been told so (``session_ended``, closed with 4002) and stops."""
 
-    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        drain: Callable[[], Awaitable[None]],
+        end_live: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(config)
         self._drain = drain
+        self._end_live = end_live
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining: asyncio.Task[None] | None = None
 
@@ -70,3 +85,13 @@ class DrainingServer(uvicorn.Server):
         except Exception:
             logger.exception("draining failed; stopping now")
         self.should_exit = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._end_live is not None and not self.force_exit:
+            try:
+                await self._end_live()
+            except Exception:
+                logger.exception("ending the live sessions before stopping failed")
+            # The pages' close frames were queued; let them go out before uvicorn's own.
+            await asyncio.sleep(CLOSE_FRAMES_S)
+        await super().shutdown(sockets)

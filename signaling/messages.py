@@ -18,6 +18,11 @@ from . import json_limits
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_CHAT_CHARS = 2000
 MAX_SDP_CHARS = 60_000
+# The protocol's version, sent in every ``join``: a page from before a change to the protocol (a
+# tab left open across an upgrade, or a cached script) is told to reload rather than half-work.
+# Raise it with every change that an older page would misread; ``client_web/js/signaling.js``
+# sends its own copy.
+PROTOCOL_VERSION = 1
 
 Role = Literal["customer", "expert"]
 PresenceStatus = Literal["joined", "reconnecting", "left"]
@@ -34,10 +39,16 @@ class _Message(BaseModel):
 # --- client -> server -------------------------------------------------------------------
 
 
+# A language tag (``de``, ``pt-BR``, ``zh-Hant``), as the page's catalogs are named (server/languages.py).
+LANGUAGE_TAG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
+
+
 class ClientInfo(_Message):
-    """What a page says about its browser: its user agent, for the other side to see."""
+    """What a page says about its browser: its user agent, and the language its page is shown in
+    (a language tag such as ``de`` or ``pt-BR``), for the other side to see."""
 
     user_agent: str = Field(default="", max_length=400)
+    language: str | None = Field(default=None, max_length=35, pattern=LANGUAGE_TAG_PATTERN)
 
 
 class Join(_Message):
@@ -46,6 +57,8 @@ class Join(_Message):
     A customer proves itself with the link ``token`` and says whether it consents to the
     recording; an expert is known by its signed-in cookie or bearer token, and names the
     ``session_id``. ``client`` describes the browser (the expert sees the customer's).
+    A customer coming back (a reload, a dropped network) sends the ``resume`` secret its first
+    ``joined`` gave it: that keeps its seat, even past the link's expiry.
     """
 
     type: Literal["join"] = "join"
@@ -54,6 +67,10 @@ class Join(_Message):
     token: str | None = Field(default=None, max_length=128)
     consent: bool = False
     client: ClientInfo | None = None
+    resume: str | None = Field(default=None, max_length=64)
+    # Any integer, so a page of another version is told to reload (``check_protocol_version``)
+    # rather than that its join is malformed. Missing: a page from before versions.
+    version: int | None = Field(default=None, ge=0, le=1_000_000, strict=True)
 
 
 class Offer(_Message):
@@ -219,7 +236,8 @@ class Joined(_Message):
     """Server, answer to ``join``: the client may now send its offer.
 
     ``ice_servers`` is the server's STUN/TURN configuration for the page's RTCPeerConnection;
-    ``peers`` is who else is in the session right now.
+    ``peers`` is who else is in the session right now. A customer gets ``resume``, the secret that
+    binds the seat to it: the page keeps it and sends it in every later ``join``.
     """
 
     type: Literal["joined"] = "joined"
@@ -228,6 +246,7 @@ class Joined(_Message):
     ice_servers: list[IceServer]
     recording: bool
     peers: dict[str, PresenceStatus]
+    resume: str | None = None
 
 
 class Answer(_Message):
@@ -304,7 +323,7 @@ class ProcedureState(_Message):
     step_id: str | None
     step_index: int | None
     completed: list[str]
-    changed_by: Literal["expert", "vision", "server"] | None = None
+    changed_by: Literal["expert", "vision", "server", "customer"] | None = None
 
 
 class SessionAnnotation(_Message):
@@ -374,6 +393,8 @@ class ParticipantInfo(_Message):
     role: Role
     browser: str
     problem: str | None = None
+    # The language the customer's page is shown in (a language tag), when the page said.
+    language: str | None = None
 
 
 class VisionStatus(_Message):
@@ -454,6 +475,19 @@ class ProtocolError(Exception):
 
 class MessageTooLarge(ProtocolError):
     """Over :data:`MAX_MESSAGE_BYTES`: the socket is closed with 1009 (RFC 6455 section 7.4.1)."""
+
+
+class OutdatedPage(ProtocolError):
+    """A ``join`` from a page of another protocol version: it must reload to get the current one."""
+
+
+OUTDATED_PAGE_MESSAGE = "This page is out of date; reload it to continue."
+
+
+def check_protocol_version(join: Join) -> None:
+    """Raise :class:`OutdatedPage` unless ``join`` speaks :data:`PROTOCOL_VERSION`."""
+    if join.version != PROTOCOL_VERSION:
+        raise OutdatedPage("outdated_page", OUTDATED_PAGE_MESSAGE)
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:

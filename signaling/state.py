@@ -94,8 +94,10 @@ class SessionMachine:
     def peers_seen_by(self, role: Role) -> dict[str, PresenceStatus]:
         return {other(role): self.presence[other(role)]}
 
-    def join(self, role: Role, connection_id: str) -> list[Action]:
-        """A socket joined as ``role``. A newer socket of the same role takes over from the older."""
+    def join(self, role: Role, connection_id: str, resumed: bool = False) -> list[Action]:
+        """A socket joined as ``role``. A newer socket of the same role takes over from the older;
+        the other side is told it was another tab unless the page came back to its own seat
+        (``resumed``: its older socket is the one its dropped network left behind)."""
         if self.phase == "ended":
             raise ProtocolError("session_ended", "this session has ended; ask the expert for a new link")
         actions: list[Action] = []
@@ -105,7 +107,8 @@ class SessionMachine:
             reason = "this session was opened in another tab or device, which has taken over"
             actions += [Send(previous, Replaced(reason=reason)), Close(previous, CLOSE_REPLACED, "replaced")]
             who = "The customer" if role == "customer" else "The expert"
-            detail = f"{who} opened the session in another tab or device; that one has taken over"
+            if not resumed:
+                detail = f"{who} opened the session in another tab or device; that one has taken over"
         self.connections[role] = connection_id
         self.presence[role] = "joined"
         actions += self._tell_other(role, Presence(role=role, status="joined", detail=detail))

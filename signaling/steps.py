@@ -12,7 +12,9 @@ from typing import Literal
 
 from .messages import ProtocolError
 
-Mover = Literal["expert", "vision", "server"]
+# Who moved a step: the expert, vision, the server (a procedure set at the start) or the customer
+# (a "Done" tap when they run a procedure alone, docs/self-help.md).
+Mover = Literal["expert", "vision", "server", "customer"]
 
 
 @dataclass

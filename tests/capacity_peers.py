@@ -41,6 +41,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSe
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from server.live.media.forwarding import MarkerJitterBuffer, forward_receiver, redirect_keyframe_requests
+from signaling.messages import PROTOCOL_VERSION
 from tests.clipgen import read_frame_number
 from tests.synthetic_peers import board_camera
 from tests.ws_participants import _answerer, _open, _read_rest, link_token, new_session
@@ -418,12 +419,18 @@ async def relayed_pair(
     expert joined over ``/ws``. With ``procedure_id`` the expert picks it, so vision runs, and opens
     the ``ar`` data channel (unordered, no retransmits, as the console does)."""
     session = new_session(base_url, api_token, title)
-    join = {"type": "join", "role": "customer", "token": link_token(session), "consent": True}
+    join = {
+        "type": "join",
+        "version": PROTOCOL_VERSION,
+        "role": "customer",
+        "token": link_token(session),
+        "consent": True,
+    }
     customer_socket, _ = await _open(base_url, join, {})
     customer = replay_customer(clip, audio)
     await offer(customer.pc, lambda sdp: _answerer(customer_socket, sdp))
     headers = {"Authorization": f"Bearer {api_token}"}
-    expert_join = {"type": "join", "role": "expert", "session_id": session["id"]}
+    expert_join = {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": session["id"]}
     expert_socket, _ = await _open(base_url, expert_join, headers)
     expert = counting_expert(clip, customer, decode)
     if expert_audio is not None:

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import websockets
 
+from signaling.messages import PROTOCOL_VERSION
 from tests.synthetic_peers import SyntheticPeer, start_customer, start_expert
 
 
@@ -76,7 +77,9 @@ async def join_as_customer(
     base_url: str, token: str, frames: list[np.ndarray], consent: bool = True, audio: bool = True
 ) -> Participant:
     socket, _ = await _open(
-        base_url, {"type": "join", "role": "customer", "token": token, "consent": consent}, {}
+        base_url,
+        {"type": "join", "version": PROTOCOL_VERSION, "role": "customer", "token": token, "consent": consent},
+        {},
     )
     peer = await start_customer(frames, lambda sdp: _answerer(socket, sdp), audio)
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
@@ -93,7 +96,11 @@ async def join_as_expert(
     """A synthetic console. With ``found_ar_state``, it opens the ``ar`` data channel as the
     console does and keeps the newest AR state that located the device in that dict."""
     headers = {"Authorization": f"Bearer {api_token}"}
-    socket, _ = await _open(base_url, {"type": "join", "role": "expert", "session_id": session_id}, headers)
+    socket, _ = await _open(
+        base_url,
+        {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": session_id},
+        headers,
+    )
     peer = await start_expert(lambda sdp: _answerer(socket, sdp), found_ar_state, audio)
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
     return Participant(socket, peer, asyncio.ensure_future(_read_rest(socket, inbox)), inbox)

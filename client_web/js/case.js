@@ -9,6 +9,7 @@ import { byId, el, formatClock, formatDuration, formatTime, sentence, showMessag
 /** Outcome codes of the API, in words. */
 const OUTCOMES = {
   fixed_remotely: 'Fixed remotely',
+  fixed_by_self_help: 'Fixed by the customer (self-help)',
   sent_to_repair: 'Sent to repair',
   no_fault_found: 'No fault found',
   unresolved: 'Unresolved',
@@ -163,6 +164,9 @@ function updateFixedByStep() {
   }
 }
 
+// Who opened the case (the case's `source`).
+const SOURCES = { console: 'Staff, in the console', self_help: 'The customer, with self-help', api: 'An integration, through the API' };
+
 function render(item, records) {
   document.title = `${item.title} · RepairSight`;
   byId('case-title').textContent = item.title;
@@ -177,6 +181,8 @@ function render(item, records) {
   byId('case-outcome').textContent = item.outcome ? OUTCOMES[item.outcome] || item.outcome : '—';
   const fixedBy = procedureSteps.find((step) => step.id === item.fixed_by_step);
   byId('case-fixed-by-step').textContent = item.fixed_by_step ? (fixedBy ? fixedBy.title : item.fixed_by_step) : '—';
+  const source = SOURCES[item.source] || item.source || '—';
+  byId('case-source').textContent = item.external_reference ? `${source}, reference ${item.external_reference}` : source;
   const notes = byId('notes-input');
   if (document.activeElement !== notes) notes.value = item.notes || '';
   notes.readOnly = !mayEdit;

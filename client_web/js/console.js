@@ -6,7 +6,7 @@ import { bindConsoleAr } from './console-ar.js';
 import { loadUser } from './header.js';
 import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
 import { renderSessionLink } from './session-link.js';
-import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
+import { bindChat, bindErrors, makeLastedClock, showRecording, stopStream } from './session-ui.js';
 import { endSession, joinExpert } from './signaling.js';
 import { byId, el, makeNotifier, sentence } from './ui.js';
 
@@ -25,6 +25,16 @@ let micStream;
 let remoteStream = null;
 /** The AR controls, once the console is live. */
 let ar = null;
+const lasted = makeLastedClock();
+
+/** A language tag in English words for the expert ("de" -> "German"); the tag itself where the browser has no name. @param {string} tag */
+function languageName(tag) {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'language' }).of(tag) || tag;
+  } catch {
+    return tag;
+  }
+}
 
 function showPageError(text) {
   const node = byId('page-error');
@@ -96,13 +106,15 @@ function showPresence(live) {
   const line = byId('presence');
   const status = live.state.presence.customer || 'left';
   if (status === 'joined') customerSeen = true;
+  const mine = lasted('self', live.state.status === 'reconnecting');
+  const theirs = lasted('customer', live.state.joined && status === 'reconnecting');
   let text;
   let tone;
   if (live.state.status === 'connecting') [text, tone] = ['Connecting…', ''];
-  else if (live.state.status === 'reconnecting') [text, tone] = ['Reconnecting…', 'warn'];
+  else if (live.state.status === 'reconnecting') [text, tone] = [`Reconnecting… ${mine}`, 'warn'];
   else if (!live.state.joined) return;
   else if (status === 'joined') [text, tone] = ['Customer joined', 'ok'];
-  else if (status === 'reconnecting') [text, tone] = ['Customer is reconnecting…', 'warn'];
+  else if (status === 'reconnecting') [text, tone] = [`Customer is reconnecting… ${theirs}`, 'warn'];
   else if (customerSeen) [text, tone] = ['Customer left', 'bad'];
   else [text, tone] = ['Waiting for the customer to join…', ''];
   line.textContent = text;
@@ -211,6 +223,9 @@ async function main() {
     const browser = byId('customer-browser');
     browser.textContent = `Customer's browser: ${m.browser}`;
     browser.hidden = false;
+    const language = byId('customer-language');
+    language.textContent = m.language ? `Customer's language: ${languageName(m.language)} (${m.language})` : '';
+    language.hidden = !m.language;
     const problem = byId('customer-problem');
     problem.textContent = m.problem ? sentence(`The customer's side: ${m.problem}`) : '';
     problem.hidden = !m.problem;
@@ -220,6 +235,7 @@ async function main() {
     if (m.detail) notify(m.detail, 'info');
   });
   live.signaling.on('recording', (m) => showRecording(byId('recording-badge'), m.status));
+  setInterval(() => { if (!byId('ended-banner').hidden) return; showPresence(live); }, 1000); // the timers
   video.addEventListener('playing', () => { byId('video-placeholder').hidden = true; });
   byId('sound-button').addEventListener('click', () => {
     video.muted = false;

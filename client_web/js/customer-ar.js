@@ -6,13 +6,12 @@
 import { ArFollower } from './ar-follow.js';
 import { ArFeed, currentStep, deviceName, makeRedrawer, stepsOf } from './ar-session.js';
 import { CustomerFrameSync, openSentFramesTap } from './frame-sync.js';
+import { onLanguageChange, t } from './i18n.js';
 import { drawOverlay } from './overlay.js';
 import { byId, el } from './ui.js';
 
 /** How long "Done! Next: …" stays. */
 const STEP_DONE_MS = 2200;
-/** The sign's words; the model follows after a colon. */
-const POINT_AT_DEVICE = 'Point the camera at your device';
 
 /**
  * The sign shown while the camera does not see the device. The model is free text from the
@@ -22,7 +21,7 @@ const POINT_AT_DEVICE = 'Point the camera at your device';
  */
 export function deviceSignText(state) {
   const model = deviceName(state, '');
-  return model ? `${POINT_AT_DEVICE}: ${model}` : POINT_AT_DEVICE;
+  return model ? t('ar.pointAtModel', { model }) : t('ar.pointAtDevice');
 }
 
 /**
@@ -114,21 +113,20 @@ export function bindCustomerAr(live, { video }) {
     panel.hidden = !state.procedure;
     if (state.procedure) {
       if (finished) {
-        showStep(`${steps.length} of ${steps.length} steps done`, 'All steps done',
-          'The expert will tell you what happens next.', [], 'done');
+        showStep(t('step.allDoneCount', { total: steps.length }), t('step.allDone'), t('step.allDoneNext'), [], 'done');
       } else if (step) {
-        showStep(`Step ${index + 1} of ${steps.length}`, step.title || '', step.instruction || '',
+        showStep(t('step.count', { n: index + 1, total: steps.length }), step.title || '', step.instruction || '',
           Array.isArray(step.safety) ? step.safety : [], 'step');
       } else {
-        showStep(state.procedure.title || '', 'Follow the expert', '', [], 'step');
+        showStep(state.procedure.title || '', t('step.follow'), '', [], 'step');
       }
       // A new step, or the end, opens a folded sheet: its text is what the person reads next.
       if (!before || before.step_id !== state.step_id || finished !== allStepsDone(before)) setFolded(false);
     }
     const progressed = before && (before.step_id !== state.step_id || state.completed.length > before.completed.length);
     if (state.changed_by === 'vision' && progressed) {
-      if (step && state.step_id !== before.step_id) showStepDone(`Done! Next: ${step.title}`);
-      else showStepDone(finished ? 'Done! All steps complete.' : 'Done!');
+      if (step && state.step_id !== before.step_id) showStepDone(t('step.doneNext', { title: step.title }));
+      else showStepDone(finished ? t('step.doneAll') : t('step.done'));
     }
   }
 
@@ -148,8 +146,8 @@ export function bindCustomerAr(live, { video }) {
   function setFolded(folded) {
     panel.dataset.folded = String(folded);
     toggle.setAttribute('aria-expanded', String(!folded));
-    toggle.setAttribute('aria-label', folded ? "Show the step's instructions" : "Hide the step's instructions");
-    toggle.replaceChildren(el('span', { 'aria-hidden': 'true' }, folded ? 'Show ▴' : 'Hide ▾'));
+    toggle.setAttribute('aria-label', folded ? t('step.showLabel') : t('step.hideLabel'));
+    toggle.replaceChildren(el('span', { 'aria-hidden': 'true' }, folded ? t('step.show') : t('step.hide')));
   }
 
   // A tap anywhere on the head (handle, count, title) folds or opens the sheet. Sideways the
@@ -158,6 +156,12 @@ export function bindCustomerAr(live, { video }) {
     if (toggle.offsetParent !== null) setFolded(panel.dataset.folded !== 'true');
   });
   setFolded(false);
+  // Another language picked: the sheet and the sign in its words now.
+  onLanguageChange(() => {
+    setFolded(panel.dataset.folded === 'true');
+    if (previous) onProcedure(previous);
+    showDeviceSign();
+  });
 
   function showStepDone(text) {
     const note = byId('step-done');

@@ -5,23 +5,23 @@
 // view and counted on the Chat button (docs/customer-page.md).
 
 import { idFromPath, reportCustomerProblem } from './api.js';
+import { addCameraMedia, cameraProblem, openCamera } from './camera.js';
 import { bindCustomerAr } from './customer-ar.js';
-import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
-import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
+import { explain, inEnglish, listOf, onLanguageChange, setText, t } from './i18n.js';
+import { PeerSession, exposeForTests } from './peer.js';
+import { bindCameraControls, bindTapToHear, keepScreenAwake } from './phone.js';
+import { bindChat, bindErrors, makeLastedClock, showRecording, stopStream } from './session-ui.js';
 import { joinCustomer } from './signaling.js';
 import { byId, makeNotifier, sentence } from './ui.js';
 
-/** Rear camera at 720p where the phone has one; any camera otherwise. */
-const CAMERA_CONSTRAINTS = {
-  video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
-  audio: true,
-};
 /** How long an expert's chat line stays over the camera view: long enough to read three lines. */
 const CHAT_TOAST_MS = 9000;
 /** The chat counts as read when this share of its log is on screen. */
 const CHAT_READ_RATIO = 0.6;
 
 const token = idFromPath('/join/');
+/** Where this tab keeps its seat's resume secret: a reload finds it, another browser has none. */
+const RESUME_KEY = `repairsight.resume.${token}`;
 const notify = makeNotifier(byId('notices'));
 /** @type {MediaStream|null} */
 let camera = null;
@@ -29,6 +29,30 @@ let consent = false;
 let expertSeen = false;
 /** The AR view (overlay, steps, pointer), once the session starts. */
 let ar = null;
+const lasted = makeLastedClock();
+
+/** The resume secret of this tab's seat, if it joined this session before. */
+function storedResume() {
+  try {
+    return sessionStorage.getItem(RESUME_KEY);
+  } catch {
+    return null; // storage blocked: the page still joins, as a new join
+  }
+}
+
+/** The seat's secret, in memory too: a rejoin after a drop works where storage is blocked. */
+let resumeSecret = storedResume();
+
+/** @param {string|null} resume */
+function keepResume(resume) {
+  resumeSecret = resume;
+  try {
+    if (resume) sessionStorage.setItem(RESUME_KEY, resume);
+    else sessionStorage.removeItem(RESUME_KEY);
+  } catch {
+    // storage blocked: a reload will join as a new join
+  }
+}
 
 /** @param {string} text */
 function showProblem(text) {
@@ -37,75 +61,27 @@ function showProblem(text) {
   node.hidden = !text;
 }
 
-/**
- * Words for a getUserMedia failure, saying what to do.
- * @param {DOMException} error
- */
-function cameraProblem(error) {
-  switch (error.name) {
-    case 'NotAllowedError':
-    case 'SecurityError':
-      return 'Camera blocked: allow camera access in your browser settings and reload';
-    case 'NotFoundError':
-    case 'OverconstrainedError':
-      return 'No camera was found on this device.';
-    case 'NotReadableError':
-      return 'The camera is busy: close other apps that use it, then tap Start camera again.';
-    default:
-      return `The camera could not start (${error.name || error.message}).`;
-  }
-}
-
-/** Camera and microphone; camera alone (with a note) when there is no microphone. */
-async function openCamera() {
-  try {
-    return await navigator.mediaDevices.getUserMedia(CAMERA_CONSTRAINTS);
-  } catch (error) {
-    if (error.name !== 'NotFoundError') throw error;
-    const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA_CONSTRAINTS.video });
-    byId('mic-status').textContent = 'No microphone found: the expert cannot hear you. Use the chat.';
-    return stream;
-  }
-}
-
 /** The camera is sent only; the microphone both ways (the expert's voice comes back on it). */
-async function addMedia(pc) {
-  // Which preview frame each AR state belongs to comes from the video sender's sent frames.
-  const tapVideoSender = await ar.prepareSender();
-  if (pc.signalingState === 'closed') return; // replaced while the tap started
-  for (const track of camera.getTracks()) {
-    const sender = pc.addTrack(track, camera);
-    if (track.kind === 'video') tapVideoSender(sender);
-    const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
-    if (track.kind === 'video' && transceiver) {
-      transceiver.direction = 'sendonly';
-      preferVp8(transceiver);
-    }
-  }
-  if (!camera.getAudioTracks().length) pc.addTransceiver('audio', { direction: 'recvonly' });
-  // The AR data channel must be in the offer: the server can only answer what is offered.
-  ar.attach(pc);
-}
-
-function onTrack(event) {
-  if (event.track.kind !== 'audio') return;
-  const audio = /** @type {HTMLAudioElement} */ (byId('remote-audio'));
-  audio.srcObject = new MediaStream([event.track]);
-  audio.play().catch(() => notify('Tap the page to hear the expert.', 'info'));
-}
+const addMedia = (pc) => addCameraMedia(pc, camera, ar);
+const hearExpert = bindTapToHear(/** @type {HTMLAudioElement} */ (byId('remote-audio')), byId('tap-to-hear'));
+const onTrack = (event) => { if (event.track.kind === 'audio') hearExpert(event.track); };
+/** The screen kept on and the camera controls, while the session runs (phone.js). */
+let phone = null;
 
 function showPresence(live) {
   const status = live.state.presence.expert || 'left';
   if (status === 'joined') expertSeen = true;
+  const mine = lasted('self', live.state.status === 'reconnecting');
+  const theirs = lasted('expert', live.state.joined && status === 'reconnecting');
   let text;
   let tone = '';
-  if (live.state.status === 'connecting') text = 'Connecting…';
-  else if (live.state.status === 'reconnecting') [text, tone] = ['Reconnecting…', 'warn'];
+  if (live.state.status === 'connecting') text = t('presence.connecting');
+  else if (live.state.status === 'reconnecting') [text, tone] = [t('presence.reconnecting', { time: mine }), 'warn'];
   else if (!live.state.joined) return;
-  else if (status === 'joined') [text, tone] = ['Expert connected', 'ok'];
-  else if (status === 'reconnecting') [text, tone] = ['The expert is reconnecting…', 'warn'];
-  else if (expertSeen) [text, tone] = ['The expert left', 'bad'];
-  else text = 'Waiting for the expert to join…';
+  else if (status === 'joined') [text, tone] = [t('presence.expertConnected'), 'ok'];
+  else if (status === 'reconnecting') [text, tone] = [t('presence.expertReconnecting', { time: theirs }), 'warn'];
+  else if (expertSeen) [text, tone] = [t('presence.expertLeft'), 'bad'];
+  else text = t('presence.waiting');
   const line = byId('presence');
   line.textContent = text;
   line.dataset.tone = tone;
@@ -118,6 +94,7 @@ function recordingStatus(live) {
 
 /** @param {string} text */
 function showEnded(text) {
+  if (phone) phone.stop();
   stopStream(camera);
   byId('local-video').srcObject = null;
   byId('remote-audio').srcObject = null;
@@ -130,15 +107,16 @@ function showEnded(text) {
 }
 
 function onStatus(live, status, detail) {
+  if (status === 'ended' || status === 'replaced') keepResume(null);
   if (status === 'problem') {
     const line = byId('call-problem');
-    line.textContent = `${sentence(detail && detail.message)} Try reloading the page; if it happens again, open the link in another browser (Chrome, Safari, Firefox or Edge) or update this one. The expert has been told.`;
+    line.textContent = t('problem.call', { problem: sentence(explain(detail)) });
     line.hidden = false;
     return;
   }
-  if (status === 'ended') showEnded('The session has ended. Thank you!');
-  else if (status === 'replaced') showEnded('This session was opened in another tab');
-  else if (status === 'refused') showEnded(sentence(detail && detail.message) || 'This link cannot be used any more.');
+  if (status === 'ended') showEnded(t('ended.thanks'));
+  else if (status === 'replaced') showEnded(t('ended.replaced'));
+  else if (status === 'refused') showEnded(sentence(explain(detail)) || t('ended.refused'));
   else showPresence(live);
   if (status === 'joined') showRecording(byId('recording-badge'), recordingStatus(live));
 }
@@ -169,7 +147,7 @@ function bindChatAlerts(live) {
   const showCount = () => {
     unread.textContent = String(count);
     unread.hidden = count === 0;
-    button.setAttribute('aria-label', count ? `Chat, ${count} new message${count === 1 ? '' : 's'}` : 'Chat');
+    button.setAttribute('aria-label', count ? t('chat.buttonUnread', { count }) : t('chat.button'));
   };
   const markRead = () => {
     count = 0;
@@ -205,38 +183,67 @@ function bindChatAlerts(live) {
   byId('back-to-camera').addEventListener('click', () => window.scrollTo(0, 0));
 }
 
+/**
+ * Screen kept on, camera restarted after the background, camera switch and torch (phone.js).
+ * @param {PeerSession} live
+ */
+function bindPhone(live) {
+  const screen = keepScreenAwake();
+  const controls = bindCameraControls({
+    camera,
+    getPc: () => live.pc,
+    video: /** @type {HTMLVideoElement} */ (byId('local-video')),
+    switchButton: byId('switch-camera'),
+    torchButton: byId('torch'),
+    notify,
+  });
+  window.repairsight.phone = { screen: screen.state, camera: controls.state };
+  return { stop: () => { screen.stop(); controls.stop(); } };
+}
+
 function startSession() {
   const live = new PeerSession({
-    makeJoin: () => joinCustomer(token, consent),
+    // Every (re)join presents the seat's secret and the consent given at the last tap.
+    makeJoin: () => joinCustomer(token, consent, resumeSecret),
     addMedia,
     onTrack,
     onStatus: (status, detail) => onStatus(live, status, detail),
   });
   exposeForTests(live);
+  phone = bindPhone(live);
   ar = bindCustomerAr(live, { video: /** @type {HTMLVideoElement} */ (byId('local-video')) });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'customer', notify });
   bindChatAlerts(live);
   bindErrors(live, notify);
+  live.signaling.on('joined', (joined) => keepResume(joined.resume || null));
   live.signaling.on('presence', () => showPresence(live));
+  setInterval(() => showPresence(live), 1000); // the reconnecting timers
   live.signaling.on('recording', () => showRecording(byId('recording-badge'), recordingStatus(live)));
+  onLanguageChange(() => {
+    showPresence(live);
+    if (live.state.joined) showRecording(byId('recording-badge'), recordingStatus(live));
+  });
   live.start();
 }
 
-async function onJoin() {
-  const button = byId('join-button');
-  button.disabled = true;
+/**
+ * The tap that starts the call (the browser gives the camera only after one).
+ * @param {boolean} givenConsent the customer's answer to the recording question, at this tap
+ */
+async function onJoin(givenConsent) {
+  const buttons = ['join-button', 'rejoin-recorded', 'rejoin-unrecorded'].map(byId);
+  for (const button of buttons) button.disabled = true;
   showProblem('');
   try {
-    camera = await openCamera();
+    camera = await openCamera(() => {
+      setText(byId('mic-status'), 'mic.none');
+    });
   } catch (error) {
-    showProblem(cameraProblem(error));
-    button.disabled = false;
+    showProblem(cameraProblem(error, t('intro.startCamera')));
+    for (const button of buttons) button.disabled = false;
     return;
   }
-  consent = byId('consent-checkbox').checked;
-  for (const track of camera.getVideoTracks()) {
-    track.addEventListener('ended', () => notify('The camera stopped. Reload the page to start it again.'));
-  }
+  consent = givenConsent;
   byId('local-video').srcObject = camera;
   byId('intro').hidden = true;
   byId('live').hidden = false;
@@ -248,18 +255,16 @@ async function onJoin() {
 /** What this page needs to make a call that this browser lacks, in words. */
 function missingFeatures() {
   const missing = [];
-  if (typeof RTCPeerConnection === 'undefined') missing.push('video calls (WebRTC, RTCPeerConnection)');
-  if (typeof WebSocket === 'undefined') missing.push('live messages (WebSocket)');
+  if (typeof RTCPeerConnection === 'undefined') missing.push('browser.webrtc');
+  if (typeof WebSocket === 'undefined') missing.push('browser.websocket');
   return missing;
 }
 
 /** Tell the customer plainly, before they consent to anything, and tell the expert through the server. */
 function refuseUnsupportedBrowser(missing) {
   byId('consent-block').hidden = true;
-  showProblem(`This browser cannot make video calls: it has no ${missing.join(' and no ')}. `
-    + 'Open this link in another browser (Chrome, Safari 15 or newer, Firefox or Edge), or update this one. '
-    + 'The expert has been told.');
-  reportCustomerProblem(token, `the customer's browser cannot make video calls: it has no ${missing.join(' and no ')}`)
+  showProblem(t('browser.unsupported', { missing: listOf(missing.map((key) => t(key))) }));
+  reportCustomerProblem(token, `the customer's browser cannot make video calls: it has no ${missing.map(inEnglish).join(' and no ')}`)
     .catch(() => {}); // the customer has been told; the expert hears of it when the server is reachable
 }
 
@@ -271,16 +276,25 @@ function main() {
     return;
   }
   if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    showProblem('Open this link over https://… (the camera only works on a secure page). Ask the expert for a secure link.');
+    showProblem(t('link.insecure'));
     button.disabled = true;
     return;
   }
   if (!token) {
-    showProblem('This link is incomplete. Ask the expert to send it again.');
+    showProblem(t('link.incomplete'));
     button.disabled = true;
     return;
   }
-  button.addEventListener('click', onJoin);
+  button.addEventListener('click', () => onJoin(byId('consent-checkbox').checked));
+  if (resumeSecret) {
+    // A reload: one tap rejoins, and the recording question is asked again with it.
+    setText(byId('intro-heading'), 'rejoin.heading');
+    byId('intro-steps').hidden = true;
+    byId('consent-block').hidden = true;
+    byId('rejoin-block').hidden = false;
+    byId('rejoin-recorded').addEventListener('click', () => onJoin(true));
+    byId('rejoin-unrecorded').addEventListener('click', () => onJoin(false));
+  }
 }
 
 main();

@@ -8,6 +8,7 @@ import { byId, el } from './ui.js';
 
 const OUTCOMES = [
   ['fixed_remotely', 'Fixed remotely', '#1e7a3c'],
+  ['fixed_by_self_help', 'Fixed by self-help', '#2e9e5b'],
   ['no_fault_found', 'No fault found', '#8a5a00'],
   ['sent_to_repair', 'Sent to repair', '#1f5fbf'],
   ['unresolved', 'Unresolved', '#b3261e'],
@@ -80,18 +81,43 @@ function procedureCard(p) {
     note: [s.median_time_on_step_s !== null ? `median ${duration(s.median_time_on_step_s)}` : null,
       s.fixed_by ? `fixed ${s.fixed_by}` : null].filter(Boolean).join(' · '),
   }));
+  const kept = p.closed_without_sending_in;
+  const help = p.self_help;
+  // Where self-help customers get stuck: escalations at each step, of the runs that reached it.
+  const stuckRows = p.steps.map((s) => ({
+    label: s.title,
+    value: s.escalations,
+    colour: '#b3261e',
+    note: s.escalation_rate.of ? `${percent(s.escalation_rate.rate)} of ${s.escalation_rate.of} runs` : null,
+  }));
+  const charts = [
+    el('div', { className: 'chart' }, el('h3', {}, 'Outcomes of closed cases'),
+      barChart(outcomeRows, `Outcomes of ${p.title}`)),
+    el('div', { className: 'chart' }, el('h3', {}, 'Sessions that reached each step'),
+      barChart(stepRows, `Sessions per step of ${p.title}`, 190)),
+  ];
+  if (help.runs) {
+    charts.push(el('div', { className: 'chart', 'data-testid': 'self-help-stuck' },
+      el('h3', {}, 'Self-help: escalations at each step'),
+      barChart(stuckRows, `Self-help escalations per step of ${p.title}`, 190)));
+  }
   return el('section', { className: 'card', 'data-testid': 'analytics-procedure', 'data-procedure-id': p.procedure_id },
     el('h2', {}, p.title),
     el('div', { className: 'figures' },
       figure(percent(ftf.rate), `first-time fix (${ftf.count} of ${ftf.of} closed)`, 'good', 'first-time-fix'),
       figure(percent(nff.rate), `no fault found (${nff.count} of ${nff.of} closed)`, 'warn', 'no-fault-found'),
+      figure(percent(kept.rate), `closed without sending the device in (${kept.count} of ${kept.of})`, 'good',
+        'closed-without-sending-in'),
       figure(String(p.sessions), `sessions (${p.cases} cases)`, '', 'session-count'),
-      figure(duration(p.median_session_s), 'median session', '', 'median-session')),
-    el('div', { className: 'charts' },
-      el('div', { className: 'chart' }, el('h3', {}, 'Outcomes of closed cases'),
-        barChart(outcomeRows, `Outcomes of ${p.title}`)),
-      el('div', { className: 'chart' }, el('h3', {}, 'Sessions that reached each step'),
-        barChart(stepRows, `Sessions per step of ${p.title}`, 190))));
+      figure(duration(p.median_session_s), 'median session', '', 'median-session'),
+      figure(duration(p.median_time_to_resolution_s), 'median time to resolution', '', 'time-to-resolution')),
+    el('div', { className: 'figures' },
+      figure(String(help.runs), 'self-help runs', '', 'self-help-runs'),
+      figure(percent(help.self_resolved.rate),
+        `solved alone (${help.self_resolved.count} of ${help.self_resolved.of} runs)`, 'good', 'self-resolved'),
+      figure(percent(help.escalated.rate),
+        `asked for an expert (${help.escalated.count} of ${help.escalated.of} runs)`, 'warn', 'self-help-escalated')),
+    el('div', { className: 'charts' }, ...charts));
 }
 
 function isoDay(date) {

@@ -31,6 +31,9 @@ export async function loadUser() {
   name.replaceChildren(el('a', {
     href: passwordPageUrl(false), title: 'Change your password', 'data-testid': 'password-link',
   }, `${me.username} (${me.role})`));
+  if ((me.role === 'expert' || me.role === 'admin') && !document.querySelector('[data-testid="queue-link"]')) {
+    name.before(el('a', { href: '/queue', 'data-testid': 'queue-link' }, 'Queue'));
+  }
   if (me.role === 'admin' && !document.querySelector('[data-testid="admin-link"]')) {
     name.before(el('a', { href: '/admin', 'data-testid': 'admin-link' }, 'Accounts'));
   }

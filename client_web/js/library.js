@@ -9,6 +9,7 @@ import { byId, el, formatDuration, formatTime } from './ui.js';
 const FIELDS = ['q', 'procedure', 'step', 'outcome', 'from', 'to'];
 const OUTCOMES = {
   fixed_remotely: 'Fixed remotely',
+  fixed_by_self_help: 'Fixed by the customer (self-help)',
   sent_to_repair: 'Sent to repair',
   no_fault_found: 'No fault found',
   unresolved: 'Unresolved',

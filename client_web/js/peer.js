@@ -65,6 +65,14 @@ export class PeerSession {
   start() {
     this.setStatus('connecting');
     this.signaling.connect();
+    // A reload closes the socket with 4000, not the browser's 1001 ("left for good"): the other
+    // side sees "reconnecting" and the seat stays this page's until it is back.
+    window.addEventListener('pagehide', () => {
+      this.closePeer();
+      this.signaling.stop(msg.CloseCode.RECONNECTING, 'the page is reloading');
+    });
+    // Back from the browser's page cache with a dead socket: start afresh.
+    window.addEventListener('pageshow', (event) => { if (event.persisted) location.reload(); });
   }
 
   /**

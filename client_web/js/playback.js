@@ -13,6 +13,7 @@ const SPEEDS = [0.5, 1, 1.5, 2];
 const SKIP_S = 5;
 const OUTCOMES = {
   fixed_remotely: 'Fixed remotely',
+  fixed_by_self_help: 'Fixed by the customer (self-help)',
   sent_to_repair: 'Sent to repair',
   no_fault_found: 'No fault found',
   unresolved: 'Unresolved',

@@ -1,9 +1,10 @@
 // The parts of a live session page that console and customer share: chat, recording badge, notices.
 
 import { CHAT_ERROR_CODES, MAX_CHAT_CHARS, chat } from './signaling.js';
+import { explain, t } from './i18n.js';
 import { el, formatClock } from './ui.js';
 
-const ROLE_NAMES = { customer: 'Customer', expert: 'Expert' };
+const ROLE_NAMES = { customer: 'chat.customer', expert: 'chat.expert' };
 
 /**
  * Wire a chat panel to a session. A line is shown when the server's echo arrives (the echo is
@@ -22,7 +23,7 @@ export function bindChat(session, { log, input, button, selfRole, notify }) {
     const text = input.value.trim();
     if (!text) return;
     if (!session.state.joined || !session.send(chat(text))) {
-      notify('Not connected: the message was not sent. Try again in a moment.');
+      notify(t('chat.notConnected'));
       return;
     }
     unconfirmed.push(text);
@@ -33,7 +34,7 @@ export function bindChat(session, { log, input, button, selfRole, notify }) {
     const text = unconfirmed.shift();
     if (text !== undefined && !input.value) input.value = text;
     log.append(el('li', { className: 'chat-line chat-refused', role: 'status', 'data-code': error.code },
-      `Not sent: ${error.message}`));
+      t('chat.notSent', { reason: explain(error) })));
     log.scrollTop = log.scrollHeight;
   });
   session.signaling.on('joined', () => { unconfirmed.length = 0; });
@@ -51,7 +52,7 @@ export function bindChat(session, { log, input, button, selfRole, notify }) {
     if (line.id) seen.add(line.id);
     const mine = line.from_role === selfRole;
     if (mine) unconfirmed.shift();
-    const who = mine ? 'You' : ROLE_NAMES[line.from_role] || line.from_role;
+    const who = mine ? t('chat.you') : ROLE_NAMES[line.from_role] ? t(ROLE_NAMES[line.from_role]) : line.from_role;
     log.append(el('li', { className: mine ? 'chat-line mine' : 'chat-line', 'data-from-role': line.from_role },
       el('span', { className: 'chat-who' }, `${who}:`), ' ',
       el('span', { className: 'chat-text' }, line.text), ' ',
@@ -68,10 +69,10 @@ export function bindChat(session, { log, input, button, selfRole, notify }) {
  */
 export function showRecording(badge, status) {
   const looks = {
-    recording: ['Recording', 'badge badge-recording'],
-    declined: ['Not recorded', 'badge badge-off'],
-    complete: ['Recording saved', 'badge badge-off'],
-    partial: ['Recording incomplete', 'badge badge-off'],
+    recording: [t('recording.recording'), 'badge badge-recording'],
+    declined: [t('recording.declined'), 'badge badge-off'],
+    complete: [t('recording.complete'), 'badge badge-off'],
+    partial: [t('recording.partial'), 'badge badge-off'],
   }[status];
   badge.hidden = !looks;
   badge.dataset.status = status;
@@ -86,8 +87,26 @@ export function showRecording(badge, status) {
  */
 export function bindErrors(session, notify) {
   session.signaling.on('error', (error) => {
-    if (!CHAT_ERROR_CODES.includes(error.code)) notify(error.message || `Error: ${error.code}`);
+    if (!CHAT_ERROR_CODES.includes(error.code)) notify(explain(error));
   });
+}
+
+/**
+ * How long a state has lasted, for "Reconnecting… 12 s". The function it returns, called as
+ * `lasted(key, active)`, remembers when `key` became active and says the time since in words
+ * ('' while it is not active). Call it again every second to keep the words current.
+ */
+export function makeLastedClock() {
+  const started = new Map();
+  return (key, active) => {
+    if (!active) {
+      started.delete(key);
+      return '';
+    }
+    if (!started.has(key)) started.set(key, Date.now());
+    const s = Math.floor((Date.now() - started.get(key)) / 1000);
+    return s < 60 ? t('time.seconds', { s }) : t('time.minutes', { m: Math.floor(s / 60), s: String(s % 60).padStart(2, '0') });
+  };
 }
 
 /**

@@ -1,6 +1,11 @@
 // The /ws signaling protocol, mirrored from signaling/messages.py (the one definition).
 // docs/protocol.md describes every message; keep the three in step.
 
+/**
+ * The protocol version this page speaks (PROTOCOL_VERSION in signaling/messages.py), sent in every
+ * `join`: a page of another version is refused with `outdated_page` and told to reload.
+ */
+export const PROTOCOL_VERSION = 1;
 /** Largest frame the server accepts; a bigger one closes the socket with 1009. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Longest chat line the server accepts, in characters. */
@@ -65,6 +70,7 @@ const FINAL_MESSAGES = new Set(['replaced', 'session_ended']);
 /** Error codes sent in answer to a join that no retry will fix. */
 export const FATAL_JOIN_ERRORS = new Set([
   'bad_token', 'token_expired', 'token_mismatch', 'session_ended', 'forbidden', 'unauthorized', 'not_found',
+  'outdated_page', 'seat_taken', 'storage_unavailable',
 ]);
 
 // --- client message constructors -------------------------------------------------------
@@ -73,14 +79,23 @@ export const FATAL_JOIN_ERRORS = new Set([
  * The customer's join: proves itself with the link token and says whether it consents to the recording.
  * @param {string} token the token from /join/<token>
  * @param {boolean} consent true if the customer agreed that the session is recorded
+ * @param {string|null} [resume] the secret of this page's seat, from its first `joined` (a rejoin)
  */
-export function joinCustomer(token, consent) {
-  return { type: 'join', role: 'customer', token, consent: Boolean(consent), client: clientInfo() };
+export function joinCustomer(token, consent, resume) {
+  const message = {
+    type: 'join', role: 'customer', token, consent: Boolean(consent), client: clientInfo(), version: PROTOCOL_VERSION,
+  };
+  if (resume) message.resume = resume;
+  return message;
 }
 
-/** What a join says of the browser, for the other side to see (at most 400 characters). */
+/** What a join says of the browser and the page's language, for the other side to see. */
 export function clientInfo() {
-  return { user_agent: String(navigator.userAgent || '').slice(0, 400) };
+  const info = { user_agent: String(navigator.userAgent || '').slice(0, 400) };
+  // The language the page is shown in (i18n.js sets <html lang>), for the expert to see.
+  const language = typeof document === 'undefined' ? '' : document.documentElement.lang;
+  if (/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/.test(language)) info.language = language;
+  return info;
 }
 
 /**
@@ -97,7 +112,7 @@ export function clientProblem(problem) {
  * @param {string} sessionId the session id from /console/<session_id>
  */
 export function joinExpert(sessionId) {
-  return { type: 'join', role: 'expert', session_id: sessionId, client: clientInfo() };
+  return { type: 'join', role: 'expert', session_id: sessionId, client: clientInfo(), version: PROTOCOL_VERSION };
 }
 
 /**
@@ -264,16 +279,25 @@ export function parseArState(data) {
 
 // --- the client ------------------------------------------------------------------------
 
-const PING_INTERVAL_MS = 20000;
+/** A ping this often; a socket that has said nothing for SILENT_MS is taken as dead (its network
+ * went away without closing it) and replaced. */
+const PING_INTERVAL_MS = 2000;
+const SILENT_MS = 5000;
+/** A socket that is not open after this long (a network that swallows packets) is given up and retried. */
+const CONNECT_TIMEOUT_MS = 3000;
+/** Tries once a second for the first minute of a drop (a phone's network comes back any moment), then back off. */
+const FAST_RETRIES = 60;
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 10000;
 
 /**
- * The reconnect delay after `attempt` failed tries in a row: 1 s, 2 s, 4 s, 8 s, then 10 s.
+ * The reconnect delay after `attempt` failed tries in a row: 1 s for the first FAST_RETRIES, then
+ * 2 s, 4 s, 8 s, then 10 s.
  * @param {number} attempt 0 for the first retry
  */
 export function backoffDelayMs(attempt) {
-  return Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
+  if (attempt < FAST_RETRIES) return BACKOFF_FIRST_MS;
+  return Math.min(BACKOFF_FIRST_MS * 2 ** (attempt - FAST_RETRIES + 1), BACKOFF_MAX_MS);
 }
 
 /** The URL of the signaling socket on the page's own host. */
@@ -304,6 +328,9 @@ export class SignalingClient {
     this.handlers = new Map();
     this.retryTimer = null;
     this.pingTimer = null;
+    /** When the server last said anything (Date.now()). */
+    this.heardAt = 0;
+    this.watchingNetwork = false;
   }
 
   /**
@@ -320,7 +347,18 @@ export class SignalingClient {
   /** Open the socket (once; later sockets are opened by the reconnect logic). */
   connect() {
     this.stopped = false;
+    if (!this.watchingNetwork) {
+      this.watchingNetwork = true;
+      // The browser knows first: a network gone means this socket is dead; one back means try now.
+      window.addEventListener('offline', () => { if (this.socket) this.reconnect(); });
+      window.addEventListener('online', () => this.retryNow());
+    }
     this.openSocket();
+  }
+
+  /** While waiting to reconnect: try at once (the network just came back). */
+  retryNow() {
+    if (!this.stopped && !this.socket && this.status === 'reconnecting') this.openSocket();
   }
 
   /**
@@ -371,9 +409,14 @@ export class SignalingClient {
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const socket = new WebSocket(this.url);
     this.socket = socket;
+    const connectTimer = setTimeout(() => {
+      if (socket === this.socket && socket.readyState === WebSocket.CONNECTING) this.reconnect();
+    }, CONNECT_TIMEOUT_MS);
     socket.onopen = () => {
+      clearTimeout(connectTimer);
       this.setStatus('open');
-      this.pingTimer = setInterval(() => this.send(ping()), PING_INTERVAL_MS);
+      this.heardAt = Date.now();
+      this.pingTimer = setInterval(() => this.keepAlive(), PING_INTERVAL_MS);
       this.emit('open', {});
     };
     socket.onmessage = (event) => this.dispatch(event.data);
@@ -382,7 +425,14 @@ export class SignalingClient {
     socket.onerror = () => {};
   }
 
+  /** Ping; a socket silent for too long lost its network without a close: replace it. */
+  keepAlive() {
+    if (Date.now() - this.heardAt > SILENT_MS) this.reconnect();
+    else this.send(ping());
+  }
+
   dispatch(data) {
+    this.heardAt = Date.now();
     let message;
     try {
       message = JSON.parse(data);

@@ -92,7 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--ice-credential", action=SecretFlag)  # a secret: from the environment or a file
     run.add_argument(
-        "--public-url", help=with_env("base URL for customer links, e.g. behind a proxy", "public_url")
+        "--public-url",
+        help=with_env(
+            "the URL people open the server at, e.g. https://help.example.org behind a proxy: customer "
+            "links are made on it, and its host is one the server answers to",
+            "public_url",
+        ),
+    )
+    run.add_argument(
+        "--allowed-hosts",
+        metavar="HOSTS",
+        help=with_env(
+            "comma-separated host names requests may name besides the server's own (its public URL's, "
+            "its address, localhost); *.example.org for subdomains, * for any",
+            "allowed_hosts",
+        ),
     )
     run.add_argument(
         "--procedures",
@@ -102,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
             "a directory of procedure folders to load beside the built-in ones (repeatable; the variable: "
             "separated by ':'; see docs/procedures.md)",
             "procedures",
+        ),
+    )
+    run.add_argument(
+        "--locales",
+        metavar="DIR",
+        help=with_env(
+            "a directory of message catalogs (de.json, ...) that add languages to the customer page or "
+            'override its words (see docs/customer-page.md, "Languages")',
+            "locales",
         ),
     )
     run.add_argument(

@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from ..config import DEFAULT_DATA_DIR, Settings
+from ..config import DEFAULT_DATA_DIR, Settings, check_host_pattern
 from .common import CliError
 
 ENV_PREFIX = "REPAIRSIGHT_"
@@ -116,8 +116,11 @@ class ServeOptions(StorageOptions):
     turn_secret: SecretStr | None = None
     turn_secret_file: Path | None = None
     public_url: str | None = None
+    # Comma-separated, in the flag as in the variable (``server/web/hosts.py``).
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     # In a variable: directories separated as in PATH (``:``).
     procedures: Annotated[tuple[Path, ...], NoDecode] = ()
+    locales: Path | None = None
     media_workers: int | None = None
     media_relay: Literal["forward", "reencode"] = "forward"
     log_format: Literal["text", "json"] = "text"
@@ -140,6 +143,11 @@ class ServeOptions(StorageOptions):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split(value, r"[,\s]+")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_patterns(cls, value: Any) -> Any:
+        return tuple(check_host_pattern(host) for host in _split(value, r"[,\s]+"))
 
     @field_validator("procedures", mode="before")
     @classmethod

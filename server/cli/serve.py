@@ -23,6 +23,9 @@ from .common import CliError, err, first_admin_message, open_database
 from .options import ServeOptions, env_name, options_from
 
 WS_MAX_BYTES = 1024 * 1024
+# WebSocket pings to every page, and how long its pong may take before the socket is closed.
+KEEPALIVE_PING_S = 2.0
+KEEPALIVE_TIMEOUT_S = 4.0
 DEFAULT_DRAIN_S = 300.0
 ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
@@ -80,6 +83,16 @@ def media_workers(options: ServeOptions) -> int | None:
             f"--media-workers {options.media_workers}: give 1 to 64 (or leave it out: one per core)"
         )
     return options.media_workers
+
+
+def locales_dir(options: ServeOptions) -> Path | None:
+    """``--locales``: a site's message catalogs; it must be a directory, so a typo is not silently ignored."""
+    if options.locales is not None and not options.locales.is_dir():
+        raise CliError(
+            f"--locales {options.locales}: not a directory; give the directory that holds the site's "
+            'catalogs (de.json, ...; docs/customer-page.md, "Languages")'
+        )
+    return options.locales
 
 
 def procedure_dirs(options: ServeOptions) -> tuple[Path, ...]:
@@ -152,7 +165,7 @@ def _is_ip(name: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..app import create_app, drain, secret_key_for
+    from ..app import create_app, drain, end_live_sessions, secret_key_for
     from ..serving import DrainingServer, listening_socket
 
     options = options_from(args, ServeOptions)
@@ -171,8 +184,10 @@ def run(args: argparse.Namespace) -> int:
         turn_secret=options.secret("turn_secret"),
         secret_key=options.secret("secret_key"),
         public_url=options.public_url.rstrip("/") if options.public_url else None,
+        allowed_hosts=options.allowed_hosts,
         media_relay=options.media_relay,
         procedure_dirs=procedure_dirs(options),
+        locales_dir=locales_dir(options),
         media_workers=media_workers(options),
         ar_delay_ms=max(0, options.ar_delay_ms),
         cluster=cluster,
@@ -223,10 +238,14 @@ def run(args: argparse.Namespace) -> int:
         # uvicorn 0.54 deprecates the legacy "websockets" protocol; the sans-I/O one is its successor.
         ws="websockets-sansio",
         ws_max_size=WS_MAX_BYTES,
+        # A page whose network is gone does not close its socket: a ping it cannot answer does, so
+        # the other side sees it "reconnecting" within seconds (docs/protocol.md, "Reconnecting").
+        ws_ping_interval=KEEPALIVE_PING_S,
+        ws_ping_timeout=KEEPALIVE_TIMEOUT_S,
         log_level="info",
         log_config=log_config,
     )
-    server = DrainingServer(config, functools.partial(drain, app))
+    server = DrainingServer(config, functools.partial(drain, app), functools.partial(end_live_sessions, app))
     server.run(sockets=sockets)
     return 0
 

@@ -155,7 +155,8 @@ class ARSession:
         self._restart_vision()
         await self._step_changed(by)
 
-    async def step_command(self, action: str, step_id: str | None) -> None:
+    async def step_command(self, action: str, step_id: str | None, by: Mover = "expert") -> None:
+        """``by``: the expert (their console), or the customer (a "Done" tap in self-help)."""
         if self.steps is None:
             raise ProtocolError("no_procedure", "choose a procedure first")
         if action == "next":
@@ -166,10 +167,10 @@ class ARSession:
             changed = self.steps.jump(step_id)
         else:
             done = self.steps.complete()
-            self.events.step_completed(done, "expert")
+            self.events.step_completed(done, by)
             changed = True
         if changed:
-            await self._step_changed("expert")
+            await self._step_changed(by)
 
     async def _step_changed(self, by: Mover) -> None:
         self.changed_by = by

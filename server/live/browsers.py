@@ -24,10 +24,17 @@ _SYSTEMS = (
 )
 
 
+# The user agent of the server's own demo customer (``server/live/demo/``), and how it is shown.
+DEMO_USER_AGENT = "RepairSight-Demo-Customer"
+DEMO_BROWSER = "the server's sample clip (a demo customer)"
+
+
 def describe_browser(user_agent: str | None) -> str:
     """``Chrome 156 on Android``, ``Safari 17 on iPhone``; ``an unknown browser`` when it says nothing
     we know."""
     agent = user_agent or ""
+    if agent == DEMO_USER_AGENT:
+        return DEMO_BROWSER
     name = next(
         (f"{label} {match.group(1)}" for label, pattern in _BROWSERS if (match := re.search(pattern, agent))),
         None,

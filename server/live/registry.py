@@ -102,7 +102,11 @@ class LiveRegistry:
                 raise self._not_here()
             live = self.sessions.get(session_id)
         if live is None:
-            live = LiveSession(self, row)
+            try:
+                live = LiveSession(self, row)
+            except OSError as exc:  # its folder (event log) cannot be made or written
+                await self.cluster.release(session_id)
+                raise storage_unavailable(session_id, self.settings.recordings_dir, exc) from None
             self.sessions[session_id] = live
             procedure_id = await run_blocking(case_procedure, self.db, row.case_id)
             if procedure_id is not None and procedure_id in self.procedures:
@@ -194,6 +198,23 @@ class LiveRegistry:
             await live.end(reason)
         await asyncio.gather(*self._releases, return_exceptions=True)
         await self.workers.close()
+
+
+def storage_unavailable(session_id: str, recordings_dir: Path, exc: OSError) -> ProtocolError:
+    """A session whose recording folder cannot be written cannot start (its event log is the case's
+    record of the call): the admin reads why in the log and in ``/readyz``, the page is told plainly
+    and does not retry; the other sessions go on."""
+    logger.error(
+        "session %s cannot start: its recordings folder in %s cannot be written (%s)",
+        session_id,
+        recordings_dir,
+        exc.strerror or exc,
+    )
+    return ProtocolError(
+        "storage_unavailable",
+        "the server cannot store this session right now (its recordings folder cannot be written); "
+        "tell the server's administrator, then open the link again",
+    )
 
 
 def _log_problem(path: Path, role: str, problem: str, browser: str) -> None:

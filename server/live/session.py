@@ -48,7 +48,7 @@ from signaling.sdp import check_candidate, check_offer
 from signaling.state import Action, Close, Role, Send, SessionMachine
 
 from ..blocking import run_blocking
-from ..clock import utc_timestamp
+from ..clock import utc_timestamp, utcnow
 from ..recordings.eventlog import EventLog
 from ..recordings.files import recording_files
 from ..recordings.recorder import Recorder
@@ -61,6 +61,7 @@ from ..records.tokens import new_id
 from .ar import ARSession
 from .browsers import describe_browser
 from .media.hub import SessionMedia
+from .seat import Admission, CustomerSeat
 from .turn import ice_servers_for
 
 if TYPE_CHECKING:
@@ -93,10 +94,12 @@ class LiveSession:
             on_connection_state=self._on_media_state,
             reencode=registry.settings.media_relay == "reencode",
             on_datachannel=lambda role, channel: self.ar.add_channel(role, channel),
+            on_video_gap=self._video_gap,
         )
         self.files = recording_files(registry.settings.recordings_dir, row.id)
         self.recorder: Recorder | None = None
         self.consent = row.consent
+        self.seat = CustomerSeat(row.token_expires_at)
         self.events = EventLog(self.files.events, clock_ms=self._recording_ms)
         self.ar = ARSession(
             row.id,
@@ -118,6 +121,8 @@ class LiveSession:
         # Each participant's browser, in words; what last kept the customer out, if anything.
         self.browsers: dict[str, str] = {}
         self.customer_problem: str | None = None
+        # The language the customer's page is shown in, as its last join said.
+        self.customer_language: str | None = None
         # Each role's chat allowance; kept across reconnects, so a new socket does not refill it.
         self._chat_allowance: dict[Role, TokenBucket] = {}
         self._lock = asyncio.Lock()
@@ -136,7 +141,12 @@ class LiveSession:
 
     async def join(self, conn: Connection, message: Join, username: str | None) -> None:
         async with self._lock:
-            actions = self.machine.join(message.role, conn.id)
+            admission: Admission | None = None
+            if message.role == "customer":
+                occupied = self.machine.presence["customer"] != "left"
+                admission = self.seat.admit(message.resume, occupied, utcnow())
+            resumed = admission is not None and admission.resumed
+            actions = self.machine.join(message.role, conn.id, resumed=resumed)
             self.connections[conn.id] = conn
             if self._idle is not None:
                 self._idle.cancel()
@@ -144,6 +154,8 @@ class LiveSession:
             browser = describe_browser(message.client.user_agent) if message.client else None
             if browser is not None:
                 self.browsers[message.role] = browser
+            if message.role == "customer" and message.client is not None:
+                self.customer_language = message.client.language
             if message.role == "customer":
                 await self._customer_decides(message.consent)
                 self._watch_media_arrival(conn.id)
@@ -166,6 +178,7 @@ class LiveSession:
                     ],
                     recording=self.recording_status() == "recording",
                     peers=self.machine.peers_seen_by(message.role),
+                    resume=admission.resume if admission is not None else None,
                 )
             )
             status = RecordingStatus(status=self.recording_status())
@@ -271,7 +284,8 @@ class LiveSession:
 
     def _customer_info(self, problem: str | None = None) -> ParticipantInfo:
         browser = self.browsers.get("customer", "an unknown browser")
-        return ParticipantInfo(role="customer", browser=browser, problem=problem or self.customer_problem)
+        problem, language = problem or self.customer_problem, self.customer_language
+        return ParticipantInfo(role="customer", browser=browser, problem=problem, language=language)
 
     async def client_problem(self, role: Role, problem: str, browser: str | None = None) -> None:
         """A page cannot take part: the log keeps it (the case shows it), and the expert is told."""
@@ -347,6 +361,15 @@ class LiveSession:
             self._idle = asyncio.get_running_loop().call_later(
                 self.registry.settings.idle_end_s, lambda: asyncio.ensure_future(self.end("everyone left"))
             )
+
+    def _video_gap(self, gap_s: float) -> None:
+        """The customer's video came back after a gap (a dropped network, a reload): the log marks
+        where the recording has none, on the recording's clock (null without a recording)."""
+        to_ms = self._recording_ms()
+        gap_ms = round(gap_s * 1000)
+        from_ms = max(0, to_ms - gap_ms) if to_ms is not None else None
+        self.events.media_gap("customer", gap_ms, from_ms, to_ms)
+        logger.info("session %s: the customer's video is back after %.1f s", self.session_id, gap_s)
 
     def _on_media_state(self, role: str, connection_id: str, state: str) -> None:
         if state == "failed":

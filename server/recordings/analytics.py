@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from procedures import LoadedProcedure
 
 from ..records.database import Database
-from ..records.models import Case, RepairSession
+from ..records.models import Case, RepairSession, SelfHelpLink, SelfHelpRun
 from ..records.vocabulary import OUTCOMES
 from .eventlog import EventType, read_events
 from .files import recording_files
@@ -64,12 +64,46 @@ def date_range(day_from: date, day_to: date) -> tuple[datetime, datetime]:
     return datetime.combine(day_from, time()), datetime.combine(day_to + timedelta(days=1), time())
 
 
+ESCALATED = ("escalated", "picked_up")
+
+
+def _run_end_step(run: SelfHelpRun, case: Case) -> str | None:
+    """The step a run got to: where it escalated, or the step it was fixed on."""
+    if run.state in ESCALATED:
+        return run.step_reached
+    if run.state == "fixed":
+        return case.fixed_by_step
+    return None
+
+
+def _self_help_figures(
+    step_ids: list[str], runs: list[tuple[SelfHelpRun, Case]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The procedure's self-help figures, and each step's escalation rate (``docs/analytics.md``)."""
+    fixed = sum(1 for run, _case in runs if run.state == "fixed")
+    escalated = [run for run, _case in runs if run.state in ESCALATED]
+    ends = [_run_end_step(run, case) for run, case in runs]
+    order = {step_id: index for index, step_id in enumerate(step_ids)}
+    per_step = {}
+    for step_id in step_ids:
+        here = sum(1 for run in escalated if run.step_reached == step_id)
+        reached = sum(1 for end in ends if end in order and order[end] >= order[step_id])
+        per_step[step_id] = {"escalations": here, "escalation_rate": _rate(here, reached)}
+    figures = {
+        "runs": len(runs),
+        "self_resolved": _rate(fixed, len(runs)),
+        "escalated": _rate(len(escalated), len(runs)),
+    }
+    return figures, per_step
+
+
 def _procedure_figures(
     procedure_id: str,
     procedure: LoadedProcedure | None,
     cases: list[Case],
     sessions: list[RepairSession],
     recordings_dir: Path,
+    runs: list[tuple[SelfHelpRun, Case]],
 ) -> dict[str, Any]:
     closed = [c for c in cases if c.status == "closed" and c.outcome is not None]
     outcomes = {name: sum(1 for c in closed if c.outcome == name) for name in OUTCOMES}
@@ -93,7 +127,11 @@ def _procedure_figures(
         if c.fixed_by_step:
             fixed_by[c.fixed_by_step] += 1
     step_ids = list(procedure.step_ids()) if procedure is not None else []
-    step_ids += sorted((set(reached) | set(fixed_by)) - set(step_ids))
+    escalated_at = {run.step_reached for run, _case in runs if run.step_reached}
+    step_ids += sorted((set(reached) | set(fixed_by) | escalated_at) - set(step_ids))
+    self_help, per_step = _self_help_figures(step_ids, runs)
+    resolution = [(c.closed_at - c.created_at).total_seconds() for c in closed if c.closed_at is not None]
+    kept = sum(1 for c in closed if c.outcome != "sent_to_repair")
     steps = [
         {
             "step_id": step_id,
@@ -103,6 +141,7 @@ def _procedure_figures(
             "sessions_reached": reached.get(step_id, 0),
             "median_time_on_step_s": _median(time_on.get(step_id, [])),
             "fixed_by": fixed_by.get(step_id, 0),
+            **per_step[step_id],
         }
         for step_id in step_ids
     ]
@@ -116,6 +155,9 @@ def _procedure_figures(
         "outcomes": outcomes,
         "first_time_fix": _rate(first_time, len(closed)),
         "no_fault_found": _rate(outcomes["no_fault_found"], len(closed)),
+        "median_time_to_resolution_s": _median(resolution),
+        "closed_without_sending_in": _rate(kept, len(closed)),
+        "self_help": self_help,
         "steps": steps,
     }
 
@@ -129,7 +171,8 @@ def analytics(
     procedure_id: str | None = None,
 ) -> dict[str, Any]:
     """The ``GET /api/analytics`` body. In range: ended sessions that started between the two days
-    (both included); a case is in range when it has one of them."""
+    (both included); a case is in range when it has one of them; self-help runs that started
+    between them (of their link's procedure)."""
     start, stop = date_range(day_from, day_to)
     with db.session() as s:
         query = (
@@ -147,16 +190,28 @@ def analytics(
         if procedure_id:
             query = query.where(Case.procedure_id == procedure_id)
         sessions = list(s.scalars(query).all())
-    by_procedure: dict[str, tuple[dict[str, Case], list[RepairSession]]] = {}
+        run_query = (
+            select(SelfHelpRun, Case, SelfHelpLink.procedure_id)
+            .join(Case, Case.id == SelfHelpRun.case_id)
+            .join(SelfHelpLink, SelfHelpLink.id == SelfHelpRun.link_id)
+            .where(SelfHelpRun.started_at >= start, SelfHelpRun.started_at < stop)
+            .order_by(SelfHelpRun.started_at, SelfHelpRun.id)
+        )
+        if procedure_id:
+            run_query = run_query.where(SelfHelpLink.procedure_id == procedure_id)
+        runs = [(run, case, pid) for run, case, pid in s.execute(run_query).all()]
+    by_procedure: dict[str, tuple[dict[str, Case], list[RepairSession], list[tuple[SelfHelpRun, Case]]]] = {}
     for row in sessions:
         pid = row.case.procedure_id
         assert pid is not None
-        cases, rows = by_procedure.setdefault(pid, ({}, []))
+        cases, rows, _runs = by_procedure.setdefault(pid, ({}, [], []))
         cases[row.case_id] = row.case
         rows.append(row)
+    for run, case, pid in runs:
+        by_procedure.setdefault(pid, ({}, [], []))[2].append((run, case))
     figures = [
-        _procedure_figures(pid, procedures(pid), list(cases.values()), rows, recordings_dir)
-        for pid, (cases, rows) in by_procedure.items()
+        _procedure_figures(pid, procedures(pid), list(cases.values()), rows, recordings_dir, procedure_runs)
+        for pid, (cases, rows, procedure_runs) in by_procedure.items()
     ]
     figures.sort(key=lambda f: (str(f["title"]).lower(), f["procedure_id"]))
     return {"from": day_from.isoformat(), "to": day_to.isoformat(), "procedures": figures}

@@ -10,6 +10,7 @@ An ``ar`` summary says where the device was in the recorded frame at ``frame_t_m
 | ``join`` | ``role``, ``user`` (the expert's username), ``browser`` | a participant joined |
 | ``client_problem`` | ``role``, ``problem``, ``browser`` | a page cannot take part (see ``LiveSession``) |
 | ``reconnecting`` | ``role`` | a socket dropped without closing |
+| ``media_gap`` | ``role``, ``gap_ms``, ``from_ms``, ``to_ms`` | video came back after a gap (see below) |
 | ``leave`` | ``role`` | a participant left for good |
 | ``consent`` | ``given`` | the customer decided about the recording |
 | ``recording_started`` | | the recorder started |
@@ -27,6 +28,9 @@ An ``ar`` summary says where the device was in the recorded frame at ``frame_t_m
 | ``ar_paused`` | ``reason`` | AR stopped on its own (its media worker died, or vision failed) |
 | ``ar_resumed`` | | AR came back after a pause |
 | ``session_ended`` | ``reason``, ``recovered`` (start-up recovery) | the session ended |
+
+A ``media_gap`` says the recording has no video from ``from_ms`` to ``to_ms`` (its clock; both null
+without a recording): the file goes on across it, one file per session.
 
 Lines are flushed to the OS as they are written, so a killed server loses none; an fsync follows
 at most once a second, off the event loop, for power loss. A crash can cut the last line off:
@@ -58,6 +62,7 @@ class EventType(StrEnum):
     JOIN = "join"
     CLIENT_PROBLEM = "client_problem"
     RECONNECTING = "reconnecting"
+    MEDIA_GAP = "media_gap"
     LEAVE = "leave"
     CONSENT = "consent"
     RECORDING_STARTED = "recording_started"
@@ -106,6 +111,9 @@ class EventLog:
 
     def reconnecting(self, role: str) -> None:
         self._append(EventType.RECONNECTING, role=role)
+
+    def media_gap(self, role: str, gap_ms: int, from_ms: int | None, to_ms: int | None) -> None:
+        self._append(EventType.MEDIA_GAP, role=role, gap_ms=gap_ms, from_ms=from_ms, to_ms=to_ms)
 
     def leave(self, role: str) -> None:
         self._append(EventType.LEAVE, role=role)

@@ -30,7 +30,8 @@ from sqlalchemy.engine import CursorResult
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from .database import Database
-from .models import ApiToken, RepairSession, User
+from .links import session_of_link
+from .models import ApiToken, User
 from .tokens import new_secret_token, sha256_hex
 from .vocabulary import STAFF_ROLES
 
@@ -310,9 +311,9 @@ def principal_for_token(db: Database, token: str) -> Principal | None:
                     "ask an admin to enable it"
                 )
             return Principal(user_id=user.id, username=user.username, role=user.role)
-        session = s.scalar(select(RepairSession).where(RepairSession.join_token == token))
-        if session is not None:
-            return Principal(user_id=None, username="customer", role="customer", session_id=session.id)
+    session = session_of_link(db, token)
+    if session is not None:
+        return Principal(user_id=None, username="customer", role="customer", session_id=session.id)
     return None
 
 

@@ -12,11 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from ..errors import Invalid, NotFound
+from ..clock import utcnow
+from ..errors import Conflict, Invalid, NotFound
+from . import webhook_events
 from .database import Database
 from .models import Case, RepairSession
-from .vocabulary import OUTCOMES, one_of
+from .vocabulary import FIXED_BY_STEP_OUTCOMES, OUTCOMES, CaseSource, Outcome, one_of
 
 # Case fields that always hold a value (an empty string at most); a change may not set them to null.
 NOT_NULLABLE = ("title", "customer_name", "customer_contact", "device_model", "notes", "status")
@@ -55,13 +58,55 @@ def list_cases(db: Database, offset: int = 0, limit: int | None = None) -> tuple
         return [(case, counts.get(case.id, 0)) for case in cases], total
 
 
-def insert_case(db: Database, fields: Mapping[str, Any], user_id: str | None) -> Case:
-    """A new open case from checked ``fields`` (title, customer, contact, device, notes, procedure)."""
+def insert_case(
+    db: Database, fields: Mapping[str, Any], user_id: str | None, source: CaseSource = "console"
+) -> Case:
+    """A new open case from checked ``fields`` (title, customer, contact, device, notes, procedure,
+    external reference, idempotency key): the one function every new case is made by."""
     with db.session() as s:
-        case = Case(**fields, created_by=user_id)
+        case = Case(**fields, created_by=user_id, source=source)
         s.add(case)
         s.flush()
+        webhook_events.case_created(s, case)
         _ = case.sessions
+        return case
+
+
+def insert_case_once(
+    db: Database,
+    fields: Mapping[str, Any],
+    user_id: str | None,
+    source: CaseSource,
+    idempotency_key: str,
+    fingerprint: str,
+) -> tuple[Case, bool]:
+    """The case made with ``idempotency_key``, and whether this call made it. The first call with a
+    key makes the case; a later one with the same ``fingerprint`` (the same request) gets that case
+    back; one with another fingerprint is a ``Conflict``. Two calls at once, on any process: the
+    unique index on the key lets one insert, the other's insert fails and it reads the winner's."""
+    keyed = {**fields, "idempotency_key": idempotency_key, "idempotency_fingerprint": fingerprint}
+    existing = case_of_idempotency_key(db, idempotency_key)
+    if existing is None:
+        try:
+            return insert_case(db, keyed, user_id, source), True
+        except IntegrityError:
+            existing = case_of_idempotency_key(db, idempotency_key)
+            if existing is None:
+                raise
+    if existing.idempotency_fingerprint != fingerprint:
+        raise Conflict(
+            f"the Idempotency-Key {idempotency_key!r} was already used with another request (case "
+            f"{existing.id}); send a new key for a new case, or the same request to get that case again"
+        )
+    return existing, False
+
+
+def case_of_idempotency_key(db: Database, idempotency_key: str) -> Case | None:
+    """The case made with ``idempotency_key`` (its ``sessions`` loaded), if any."""
+    with db.session() as s:
+        case = s.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+        if case is not None:
+            _ = case.sessions
         return case
 
 
@@ -80,26 +125,42 @@ def update_case(
         case = s.get(Case, case_id)
         if case is None:
             raise case_not_found(case_id)
+        was_closed = case.status == "closed"
         for name, value in changes.items():
             setattr(case, name, value)
         if case.status == "closed" and case.outcome is None:
             raise Invalid(f"outcome: closing a case needs an outcome: {one_of(OUTCOMES)}")
         check_fixed_by_step(case, step_ids_of)
+        if case.status == "closed" and not was_closed:
+            close_case(case, case.outcome, case.fixed_by_step)  # type: ignore[arg-type]
+        elif case.status != "closed":
+            case.closed_at = None
         s.flush()
         _ = case.sessions
         return case
 
 
+def close_case(case: Case, outcome: Outcome, fixed_by_step: str | None) -> None:
+    """Close ``case`` (a row in an open unit of work) with ``outcome``: every closing goes through here
+    (the console's change, a self-help customer's "Yes, it is fixed")."""
+    case.status = "closed"
+    case.outcome = outcome
+    case.fixed_by_step = fixed_by_step
+    case.closed_at = utcnow()
+    webhook_events.case_closed_if_now(case)
+
+
 def check_fixed_by_step(case: Case, step_ids_of: StepIdsOf) -> None:
     """``fixed_by_step``, checked on the case as it would be saved: a step of its procedure, and only
-    with the outcome fixed_remotely."""
+    with an outcome that says a step fixed it (fixed_remotely, fixed_by_self_help)."""
     step = case.fixed_by_step
     if step is None:
         return
-    if case.outcome != "fixed_remotely":
+    if case.outcome not in FIXED_BY_STEP_OUTCOMES:
         raise Invalid(
-            f"fixed_by_step: a step fixed it only with the outcome fixed_remotely (the outcome is "
-            f"{case.outcome or 'not set'}); send fixed_by_step null, or outcome fixed_remotely"
+            f"fixed_by_step: a step fixed it only with the outcome {one_of(FIXED_BY_STEP_OUTCOMES)} "
+            f"(the outcome is {case.outcome or 'not set'}); send fixed_by_step null, or outcome "
+            "fixed_remotely"
         )
     if case.procedure_id is None:
         raise Invalid(f"fixed_by_step: {step!r} names a step, but the case has no procedure_id; set one")

@@ -7,8 +7,11 @@ both (``schema.py``; ``docs/database.md``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select
@@ -59,6 +62,28 @@ def _engine_options(url: URL) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+# What SQLite's files hold (accounts, customers' names, hashes of links and tokens) is for the
+# server's user alone; SQLite gives its journal and WAL files the mode of the database file.
+PRIVATE_FILE_MODE = 0o600
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def keep_private(url: URL) -> None:
+    """Make a SQLite database file (and its companions) readable by this user only, before SQLite
+    makes it with the umask's mode (often 0644). An in-memory database has no file."""
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(PRIVATE_FILE_MODE)
+
+
 class Database:
     """The engine and a session factory; the schema is brought up to date when it opens
     (``schema.upgrade_schema``: made on first use, migrated after an upgrade of RepairSight)."""
@@ -71,6 +96,7 @@ class Database:
             raise DatabaseError(f"{shown(parsed)}: no driver for this database is installed") from None
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            keep_private(parsed)
         try:
             upgrade_schema(self.engine)
         except OperationalError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Tabl
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from .tokens import new_id, new_secret_token
+from .tokens import new_id, new_secret_token, sha256_hex
 
 
 class Base(DeclarativeBase):
@@ -87,15 +87,31 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     procedure_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    # The step of the procedure that fixed it (outcome fixed_remotely only).
+    # The step of the procedure that fixed it (outcome fixed_remotely or fixed_by_self_help only).
     fixed_by_step: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Who made it (``vocabulary.CaseSource``): console, self_help, api or demo.
+    source: Mapped[str] = mapped_column(String(16), default="console", server_default="console")
+    # The integration's own id for it (a CRM ticket, a device's diagnostics report); not unique.
+    external_reference: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    # The ``Idempotency-Key`` it was made with (``cases.insert_case_once``): one case per key, and
+    # the SHA-256 of the request it came with, so the same key with another request is refused.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True, index=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When it was last closed (``cases.close_case``); NULL while open. For the time to resolution.
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     sessions: Mapped[list[RepairSession]] = relationship(
         back_populates="case", order_by="RepairSession.created_at"
     )
+
+
+def _unsent_link_hash() -> str:
+    """For a row made other than by ``sessions.insert_session`` (which keeps the token it shows):
+    the hash of a token nobody was given, so the row has no usable link."""
+    return sha256_hex(new_secret_token())
 
 
 class RepairSession(Base):
@@ -105,9 +121,9 @@ class RepairSession(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    # The customer link secret. Kept in clear so the console can show the link again; it
-    # is bound to this session and expires.
-    join_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_secret_token)
+    # The SHA-256 of the customer link secret (``records/links.py``), never the secret itself: a
+    # copy of the database holds no working link. The link is shown once, when it is made.
+    join_token_sha256: Mapped[str] = mapped_column(String(64), unique=True, default=_unsent_link_hash)
     token_expires_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16), default="created")
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -143,3 +159,97 @@ search_indexed = Table(
     Column("session_id", String(32), primary_key=True),
     Column("signature", String(64), nullable=False),
 )
+
+
+class SelfHelpLink(Base):
+    """A reusable link that runs one procedure with no expert (``selfhelp.py``): printed on a box, a
+    sticker, the mat or sent by SMS. Only its token's sha256 is stored, as for API tokens."""
+
+    __tablename__ = "self_help_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    procedure_id: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it stopped working; NULL while it works.
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Set for a link made with a case through the API: its runs go on that case, not on new ones.
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+
+
+class SelfHelpRun(Base):
+    """One customer's run of a self-help link: a new case with one session, and where it went
+    (``vocabulary.RunState``): fixed alone, or escalated until an expert picks it up."""
+
+    __tablename__ = "self_help_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    link_id: Mapped[str] = mapped_column(ForeignKey("self_help_links.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    escalation_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The step the customer was on when they escalated.
+    step_reached: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    picked_up_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    picked_up_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    fixed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    link: Mapped[SelfHelpLink] = relationship()
+    case: Mapped[Case] = relationship()
+    session: Mapped[RepairSession] = relationship()
+
+
+class WebhookEndpoint(Base):
+    """Where an admin wants events sent (``server/integrations/``): a URL, the secret deliveries are
+    signed with (Standard Webhooks; kept in clear, since signing needs it, and shown once), and which
+    event types it wants (space-separated; empty: all)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    event_types: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the outbox row the delivery worker claims, and its outcome
+    (``integrations/webhook_outbox.py``). ``body`` is the JSON exactly as it is signed and sent; its id is
+    the ``webhook-id`` header, the same on every attempt, so the receiver can drop repeats."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The worker delivering it now (one process of several) and since when; NULL when none is.
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery, as the delivery log shows it: the answer's status, or why none came."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)

@@ -21,8 +21,10 @@ from signaling.messages import RecordingState
 
 from ..clock import utcnow
 from ..errors import Conflict, NotFound
+from . import webhook_events
 from .cases import case_not_found
 from .database import Database
+from .links import new_link_token
 from .models import Case, RepairSession
 
 
@@ -57,7 +59,12 @@ def recording_status_at_end(
 # --- making and reading ----------------------------------------------------------------------------
 
 
-def insert_session(db: Database, case_id: str, user_id: str | None, link_ttl_s: int) -> RepairSession:
+def insert_session(
+    db: Database, case_id: str, user_id: str | None, link_ttl_s: int
+) -> tuple[RepairSession, str]:
+    """The new row and its customer link token: the only time the token is known in clear
+    (``links.py``)."""
+    token, token_sha256 = new_link_token()
     with db.session() as s:
         case = s.get(Case, case_id)
         if case is None:
@@ -65,11 +72,14 @@ def insert_session(db: Database, case_id: str, user_id: str | None, link_ttl_s: 
         if case.status == "closed":
             raise Conflict("this case is closed; reopen it (status open) before starting a new session")
         row = RepairSession(
-            case_id=case_id, created_by=user_id, token_expires_at=utcnow() + timedelta(seconds=link_ttl_s)
+            case_id=case_id,
+            created_by=user_id,
+            join_token_sha256=token_sha256,
+            token_expires_at=utcnow() + timedelta(seconds=link_ttl_s),
         )
         s.add(row)
         s.flush()
-        return row
+        return row, token
 
 
 def load_session(db: Database, session_id: str) -> RepairSession:
@@ -121,6 +131,7 @@ def mark_live(db: Database, session_id: str, consent: bool | None = None) -> Non
             row.consent = consent
             row.consent_at = utcnow()
             row.recording_status = recording_status_for_consent(consent)
+        webhook_events.session_started_if_now(s, row)
 
 
 def mark_ended(
@@ -145,6 +156,7 @@ def mark_ended(
         if status != row.recording_status:
             row.recording_status = status
             row.recording_duration_s = duration
+        webhook_events.session_ended(s, row)
         return True
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..blocking import run_blocking
@@ -13,6 +13,8 @@ from ..clock import utcnow
 from ..recordings.analytics import analytics
 from .auth import require_staff
 from .errors import ApiError
+from .operations import QueryParam, responds
+from .response_models import Analytics
 from .state import services
 
 DEFAULT_DAYS = 30
@@ -27,7 +29,17 @@ def parse_day(name: str, text: str | None, default: date) -> date:
         raise ApiError(422, "invalid", f"{name}: {text!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-async def analytics_get(request: Request) -> JSONResponse:
+@responds(
+    Analytics,
+    summary="Outcome figures per procedure and step",
+    access="staff",
+    query=(
+        QueryParam("from", "first day, YYYY-MM-DD (default: 29 days before to)"),
+        QueryParam("to", "last day, YYYY-MM-DD (default: today)"),
+        QueryParam("procedure", "one procedure's id"),
+    ),
+)
+async def analytics_get(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     today = utcnow().date()
     params = request.query_params
@@ -47,7 +59,7 @@ async def analytics_get(request: Request) -> JSONResponse:
         day_to,
         params.get("procedure") or None,
     )
-    return JSONResponse(body)
+    return body
 
 
 def routes() -> list[Route]:

@@ -21,7 +21,7 @@ from starlette.types import Message
 from signaling import json_limits
 
 from ..records.accounts import MAX_USERNAME_CHARS
-from ..records.vocabulary import CaseStatus, Outcome
+from ..records.vocabulary import CaseLinkKind, CaseStatus, Outcome
 from .errors import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -56,6 +56,9 @@ class CaseCreate(_Body):
     device_model: str = Field(default="", max_length=200)
     notes: str = Field(default="", max_length=20_000)
     procedure_id: str | None = Field(default=None, max_length=100)
+    # An integration's own id for the case (a CRM ticket); and the link to send the customer.
+    external_reference: str | None = Field(default=None, min_length=1, max_length=200)
+    link: CaseLinkKind | None = None
 
 
 class CasePatch(_Body):

@@ -18,6 +18,7 @@ from ..live.browsers import describe_browser
 from ..records.links import check_link
 from . import owners
 from .bodies import parse_json
+from .operations import responds
 from .state import services
 
 
@@ -28,6 +29,13 @@ class ProblemBody(BaseModel):
     user_agent: str = Field(default="", max_length=400)
 
 
+@responds(
+    None,
+    summary="The customer's page says its browser cannot make the call",
+    access="link",
+    status=204,
+    body=ProblemBody,
+)
 async def report_problem(request: Request) -> Response:
     found = services(request)
     check = await run_blocking(check_link, found.db, request.path_params["token"])

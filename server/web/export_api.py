@@ -19,6 +19,7 @@ from ..recordings.exports import (
     make_cached_export,
 )
 from .auth import require_staff
+from .operations import Binary, QueryParam, responds
 from .presenters import slug
 from .state import services
 
@@ -35,6 +36,12 @@ async def _checked_source(request: Request) -> ExportSource:
     return source
 
 
+@responds(
+    Binary("video/mp4", "H.264 + AAC, both voices"),
+    summary="The recording as MP4",
+    access="staff",
+    query=(QueryParam("burn_in", "1: draw the AR overlay in"),),
+)
 async def export_mp4(request: Request) -> Response:
     source = await _checked_source(request)
     burn_in = request.query_params.get("burn_in", "0") not in FALSE_WORDS
@@ -50,6 +57,7 @@ async def export_mp4(request: Request) -> Response:
     return FileResponse(path, media_type="video/mp4", filename=filename)
 
 
+@responds(Binary("text/vtt", "WebVTT chapters, one cue per step"), summary="Step chapters", access="staff")
 async def export_vtt(request: Request) -> Response:
     source = await _checked_source(request)
     text = await run_blocking(chapters_text, source, services(request).procedures)

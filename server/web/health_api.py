@@ -20,13 +20,16 @@ from starlette.routing import Route
 from ..blocking import run_blocking
 from ..cluster.base import Cluster
 from ..records.database import Database
+from .operations import responds
+from .response_models import Health, Readiness
 from .state import services
 
 MIN_FREE_BYTES = 1 << 30  # below 1 GiB a recording of an hour (about 0.3-1 GB) may not fit
 
 
-async def healthz(_request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+@responds(Health, summary="Is the process alive", access="anyone")
+async def healthz(_request: Request) -> dict[str, str]:
+    return {"status": "ok"}
 
 
 def database_check(db: Database) -> dict[str, Any]:
@@ -79,6 +82,12 @@ async def cluster_checks(cluster: Cluster) -> dict[str, dict[str, Any]]:
     return checks
 
 
+@responds(
+    Readiness,
+    summary="Should it take new calls (503 with the failing checks named)",
+    access="anyone",
+    also={503: Readiness},
+)
 async def readyz(request: Request) -> JSONResponse:
     found = services(request)
     checks = {

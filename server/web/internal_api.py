@@ -11,6 +11,8 @@ from starlette.routing import Route
 from signaling.messages import Role
 
 from ..cluster.internal import INTERNAL_HEADER, is_internal
+from ..errors import Conflict
+from ..live.selfhelp import customer_done, step_position
 from .bodies import parse_json
 from .errors import ApiError
 from .state import services
@@ -51,8 +53,36 @@ async def problem_here(request: Request) -> JSONResponse:
     return JSONResponse({})
 
 
+class StepDoneCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: str = Field(min_length=1, max_length=100)
+
+
+async def self_help_here(request: Request) -> JSONResponse:
+    """A self-help customer's call on the session held here (``owners.py``): where it is, or a "Done"
+    tap. A refusal comes back as ``conflict``, for the caller to raise as its own."""
+    _check_internal(request)
+    action = request.path_params["action"]
+    if action not in ("done", "position"):
+        raise ApiError(404, "not_found", f"no self-help call {action!r}; the calls are done and position")
+    live = services(request).live.sessions.get(request.path_params["session_id"])
+    if live is None:
+        return JSONResponse({"position": None})
+    try:
+        if action == "done":
+            body = await parse_json(request, StepDoneCall)
+            position = await customer_done(live, body.step_id)
+        else:
+            position = step_position(live)
+    except Conflict as exc:
+        return JSONResponse({"conflict": exc.message})
+    return JSONResponse({"position": position.to_json()})
+
+
 def routes() -> list[Route]:
     return [
         Route("/internal/sessions/{session_id}/end", end_here, methods=["POST"]),
         Route("/internal/sessions/{session_id}/problem", problem_here, methods=["POST"]),
+        Route("/internal/sessions/{session_id}/self-help/{action:str}", self_help_here, methods=["POST"]),
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
@@ -17,7 +17,9 @@ from ..records.signins import end_sign_in, end_sign_ins_of, start_sign_in
 from .auth import PASSWORD_PAGE, PASSWORD_ROUTE, password_change_required, require_staff
 from .bodies import LoginBody, PasswordChangeBody, parse_json, read_form
 from .errors import ApiError, error_response
+from .operations import responds
 from .origin import require_same_origin
+from .response_models import Me
 from .signin_throttle import SignInRefused
 from .state import services
 
@@ -108,7 +110,8 @@ async def login_form(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-async def api_login(request: Request) -> Response:
+@responds(Me, summary="Sign in (sets the cookie)", access="anyone", body=LoginBody)
+async def api_login(request: Request) -> Response | dict[str, str]:
     """POST /api/login. A one-time password signs in only far enough to change it: the cookie is
     set, and the answer is 403 ``password_change_required`` so a script stops here and says why."""
     body = await parse_json(request, LoginBody)
@@ -125,10 +128,11 @@ async def api_login(request: Request) -> Response:
         # Returned rather than raised, so the answer is plainly the one that carries the cookie.
         refused = password_change_required()
         return error_response(refused.status, refused.code, refused.message)
-    return JSONResponse({"username": principal.username, "role": principal.role})
+    return {"username": principal.username, "role": principal.role}
 
 
-async def api_password(request: Request) -> JSONResponse:
+@responds(Me, summary="Change one's own password", access="staff", body=PasswordChangeBody)
+async def api_password(request: Request) -> dict[str, str]:
     """POST /api/password: the caller changes their own password (the current one is required)."""
     principal = await run_blocking(require_staff, request, password_change_ok=True)
     body = await parse_json(request, PasswordChangeBody)
@@ -144,7 +148,7 @@ async def api_password(request: Request) -> JSONResponse:
         principal.user_id,
         current if isinstance(current, str) else None,
     )
-    return JSONResponse({"username": changed.username, "role": changed.role})
+    return {"username": changed.username, "role": changed.role}
 
 
 async def logout(request: Request) -> RedirectResponse:
@@ -160,9 +164,10 @@ async def logout(request: Request) -> RedirectResponse:
     return RedirectResponse("/", status_code=303)
 
 
-async def me(request: Request) -> JSONResponse:
+@responds(Me, summary="Who is signed in", access="staff")
+async def me(request: Request) -> dict[str, str]:
     principal = await run_blocking(require_staff, request)
-    return JSONResponse({"username": principal.username, "role": principal.role})
+    return {"username": principal.username, "role": principal.role}
 
 
 def routes() -> list[Route]:

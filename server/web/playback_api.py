@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..blocking import run_blocking
@@ -22,8 +22,10 @@ from ..recordings.search import LibraryQuery, parse_date, search_library
 from ..records.vocabulary import OUTCOMES
 from .auth import require_staff
 from .errors import ApiError
+from .operations import QueryParam, responds
 from .pagination import PAGE_PARAMS, page_of, page_request
 from .presenters import case_json, presence_of, recording_json, session_json, snapshot_json
+from .response_models import LibraryPage, Playback
 from .state import services
 
 LIBRARY_PARAMS = ("q", "procedure", "step", "outcome", "from", "to")
@@ -31,7 +33,8 @@ MAX_Q_CHARS = 200
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
-async def playback_get(request: Request) -> JSONResponse:
+@responds(Playback, summary="Everything the player needs", access="staff")
+async def playback_get(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     session_id = request.path_params["session_id"]
     found = services(request)
@@ -40,41 +43,37 @@ async def playback_get(request: Request) -> JSONResponse:
     )
     used = playback.procedure_ids
     timeline = playback.timeline
-    return JSONResponse(
-        {
-            "session": session_json(request, playback.row, await presence_of(request, [playback.row])),
-            "case": case_json(playback.case),
-            "recording": recording_json(request, playback.row),
-            "procedure": playback.procedures.get(used[0]) if used else None,
-            "procedures": playback.procedures,
-            "chapters": [chapter.to_json() for chapter in playback.chapters],
-            "chat": [asdict(line) for line in timeline.chat],
-            "marks": [
-                {**span.annotation, "added_t_ms": span.added_t_ms, "removed_t_ms": span.removed_t_ms}
-                for span in timeline.marks
-            ],
-            "ar": [
-                {
-                    "t_ms": summary.t_ms,
-                    "found": summary.found,
-                    "homography": summary.homography,
-                    "frame_size": list(summary.frame_size) if summary.frame_size else None,
-                    "step_id": summary.step_id,
-                }
-                for summary in timeline.ar
-            ],
-            "consent": [
-                {"at": iso(c.at), "t_ms": c.t_ms, "given": c.given} for c in timeline.consent_changes
-            ],
-            "problems": [
-                {"at": iso(p.at), "t_ms": p.t_ms, "role": p.role, "problem": p.problem, "browser": p.browser}
-                for p in timeline.problems
-            ],
-            "snapshots": [snapshot_json(session_id, s) for s in playback.snapshots],
-            "warnings": playback.warnings,
-            "events_cut_off": playback.events_cut_off,
-        }
-    )
+    return {
+        "session": session_json(request, playback.row, await presence_of(request, [playback.row])),
+        "case": case_json(playback.case),
+        "recording": recording_json(request, playback.row),
+        "procedure": playback.procedures.get(used[0]) if used else None,
+        "procedures": playback.procedures,
+        "chapters": [chapter.to_json() for chapter in playback.chapters],
+        "chat": [asdict(line) for line in timeline.chat],
+        "marks": [
+            {**span.annotation, "added_t_ms": span.added_t_ms, "removed_t_ms": span.removed_t_ms}
+            for span in timeline.marks
+        ],
+        "ar": [
+            {
+                "t_ms": summary.t_ms,
+                "found": summary.found,
+                "homography": summary.homography,
+                "frame_size": list(summary.frame_size) if summary.frame_size else None,
+                "step_id": summary.step_id,
+            }
+            for summary in timeline.ar
+        ],
+        "consent": [{"at": iso(c.at), "t_ms": c.t_ms, "given": c.given} for c in timeline.consent_changes],
+        "problems": [
+            {"at": iso(p.at), "t_ms": p.t_ms, "role": p.role, "problem": p.problem, "browser": p.browser}
+            for p in timeline.problems
+        ],
+        "snapshots": [snapshot_json(session_id, s) for s in playback.snapshots],
+        "warnings": playback.warnings,
+        "events_cut_off": playback.events_cut_off,
+    }
 
 
 def parse_library_query(params: dict[str, str]) -> LibraryQuery:
@@ -109,7 +108,21 @@ def parse_library_query(params: dict[str, str]) -> LibraryQuery:
     )
 
 
-async def library_search(request: Request) -> JSONResponse:
+@responds(
+    LibraryPage,
+    summary="Recordings across cases matching a search",
+    access="staff",
+    paged=True,
+    query=(
+        QueryParam("q", f"words in the case, chat or notes (at most {MAX_Q_CHARS} characters)"),
+        QueryParam("procedure", "a procedure's id"),
+        QueryParam("step", "a step's id"),
+        QueryParam("outcome", "a case outcome", {"type": "string", "enum": list(OUTCOMES)}),
+        QueryParam("from", "sessions from this day or moment (YYYY-MM-DD or ISO 8601)"),
+        QueryParam("to", "sessions up to this day or moment"),
+    ),
+)
+async def library_search(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     query = parse_library_query(dict(request.query_params))
     found = services(request)
@@ -117,7 +130,7 @@ async def library_search(request: Request) -> JSONResponse:
         search_library, found.db, found.settings.recordings_dir, query, found.procedures.get
     )
     shown, paging = page_of(results, page_request(request))
-    return JSONResponse({"results": shown, "count": len(shown), **paging})
+    return {"results": shown, "count": len(shown), **paging}
 
 
 def routes() -> list[Route]:

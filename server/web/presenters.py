@@ -1,15 +1,19 @@
 """How records look as JSON (``docs/api-contract.md``): cases, sessions, recordings, snapshots.
 
 One place, so every route that shows a session shows the same thing. Links are built on the
-configured public URL when there is one, else on the request's own base URL.
+configured public URL when there is one, else on the request's own base URL (whose Host the server
+checked is its own: ``hosts.py``).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import segno
 from starlette.requests import Request
 
 from ..clock import iso
@@ -31,8 +35,16 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def customer_url(request: Request, row: RepairSession) -> str:
-    return f"{base_url(request)}/join/{row.join_token}"
+def customer_url(request: Request, link_token: str) -> str:
+    return f"{base_url(request)}/join/{link_token}"
+
+
+def qr_data_url(url: str) -> str:
+    """``url`` as a QR code in a ``data:`` URL (an SVG). ``make_qr`` forces a full QR code: segno
+    would pick a Micro QR for short data, which phone cameras do not read."""
+    out = io.BytesIO()
+    segno.make_qr(url, error="m").save(out, kind="svg", scale=6, border=4)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "[::1]")
@@ -76,8 +88,13 @@ async def presence_of(request: Request, rows: list[RepairSession]) -> dict[str, 
     return await services(request).live.presence_of([row.id for row in rows])
 
 
-def session_json(request: Request, row: RepairSession, presence: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """``presence``: :func:`presence_of` for this row (or more)."""
+def session_json(
+    request: Request, row: RepairSession, presence: dict[str, dict[str, str]], link_token: str | None = None
+) -> dict[str, Any]:
+    """``presence``: :func:`presence_of` for this row (or more). ``link_token``: given only by the
+    answer that made the session; the database keeps only its hash (``records/links.py``), so
+    ``customer_url`` and ``qr_url`` are null everywhere else."""
+    url = customer_url(request, link_token) if link_token is not None else None
     return {
         "id": row.id,
         "case_id": row.case_id,
@@ -87,10 +104,10 @@ def session_json(request: Request, row: RepairSession, presence: dict[str, dict[
         "ended_at": iso(row.ended_at),
         "expires_at": iso(row.token_expires_at),
         "end_reason": row.end_reason,
-        "customer_url": customer_url(request, row),
-        "link_warning": link_warning(customer_url(request, row)),
+        "customer_url": url,
+        "link_warning": link_warning(f"{base_url(request)}/join/"),
         "console_url": f"{base_url(request)}/console/{row.id}",
-        "qr_url": f"/api/sessions/{row.id}/qr.svg",
+        "qr_url": qr_data_url(url) if url is not None else None,
         "consent": row.consent,
         "participants": presence[row.id],
         "recording": recording_json(request, row),
@@ -109,6 +126,8 @@ def case_json(case: Case) -> dict[str, Any]:
         "outcome": case.outcome,
         "procedure_id": case.procedure_id,
         "fixed_by_step": case.fixed_by_step,
+        "source": case.source,
+        "external_reference": case.external_reference,
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
     }

@@ -8,8 +8,10 @@ the session's WebSocket, not from this API.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from procedures import LoadedProcedure, ProcedureLibrary
@@ -18,7 +20,9 @@ from ..blocking import run_blocking
 from ..records.cases import StepIdsOf
 from .auth import require_staff
 from .errors import ApiError
+from .operations import Binary, responds
 from .pagination import page_of, page_request
+from .response_models import Procedure, ProcedurePage
 from .state import services
 
 
@@ -62,20 +66,25 @@ async def _procedure(request: Request) -> LoadedProcedure:
     return procedure
 
 
-async def procedures_list(request: Request) -> JSONResponse:
+@responds(ProcedurePage, summary="The procedures loaded, by title", access="staff", paged=True)
+async def procedures_list(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     library = library_of(request)
     procedures, paging = page_of(library.summaries(), page_request(request))
-    return JSONResponse(
-        {"procedures": procedures, **paging, "errors": [error.to_json() for error in library.errors]}
-    )
+    return {"procedures": procedures, **paging, "errors": [error.to_json() for error in library.errors]}
 
 
-async def procedure_get(request: Request) -> JSONResponse:
+@responds(Procedure, summary="A procedure: device, steps, marks, completion rules", access="staff")
+async def procedure_get(request: Request) -> dict[str, Any]:
     procedure = await _procedure(request)
-    return JSONResponse(procedure.to_json())
+    return procedure.to_json()
 
 
+@responds(
+    Binary("image/png, image/jpeg", "the image the marks are drawn in"),
+    summary="A procedure's reference image",
+    access="staff",
+)
 async def procedure_reference(request: Request) -> Response:
     """The image annotations are drawn in: the reference file, or the rendered mat as PNG."""
     procedure = await _procedure(request)
@@ -86,6 +95,11 @@ async def procedure_reference(request: Request) -> Response:
     return Response(png, media_type="image/png")
 
 
+@responds(
+    Binary("application/pdf", "the mat, A4 at true size"),
+    summary="The printable marker mat of an aruco procedure",
+    access="staff",
+)
 async def procedure_mat(request: Request) -> Response:
     """The printable mat of an aruco procedure (A4 PDF at true size)."""
     procedure = await _procedure(request)

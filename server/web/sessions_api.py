@@ -1,13 +1,13 @@
-"""Sessions on a case: start one, read it, end it, its recording's files and its customer link as QR."""
+"""Sessions on a case: start one (the only answer with its customer link), read it, end it, and its
+recording's files."""
 
 from __future__ import annotations
 
 import functools
-import io
+from typing import Any
 
-import segno
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
@@ -23,27 +23,40 @@ from ..records.sessions import (
 from .auth import EDITORS, require_role, require_staff
 from .bodies import EndBody, parse_json
 from .errors import ApiError
+from .operations import Binary, responds
 from .owners import end_session
-from .presenters import customer_url, presence_of, recording_json, session_json, slug
+from .presenters import presence_of, recording_json, session_json, slug
+from .response_models import RecordingAnswer, SessionAnswer
 from .state import services
 
 
-async def sessions_create(request: Request) -> JSONResponse:
+@responds(
+    SessionAnswer,
+    summary="Start a session on a case (the only answer with its customer link)",
+    access="editor",
+    status=201,
+    headers={"Cache-Control": "no-store"},
+)
+async def sessions_create(request: Request) -> dict[str, Any]:
     principal = await run_blocking(require_role, request, *EDITORS)
     found = services(request)
-    row = await run_blocking(
+    row, link_token = await run_blocking(
         insert_session, found.db, request.path_params["case_id"], principal.user_id, found.settings.link_ttl_s
     )
-    return JSONResponse(session_json(request, row, await presence_of(request, [row])), status_code=201)
+    # The only answer with the customer link (and its QR code): the database keeps only its hash.
+    made = session_json(request, row, await presence_of(request, [row]), link_token)
+    return made
 
 
-async def session_get(request: Request) -> JSONResponse:
+@responds(SessionAnswer, summary="A session", access="staff")
+async def session_get(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     row = await run_blocking(load_session, services(request).db, request.path_params["session_id"])
-    return JSONResponse(session_json(request, row, await presence_of(request, [row])))
+    return session_json(request, row, await presence_of(request, [row]))
 
 
-async def session_end(request: Request) -> JSONResponse:
+@responds(SessionAnswer, summary="End a session", access="editor", body=EndBody, body_optional=True)
+async def session_end(request: Request) -> dict[str, Any]:
     """End a session: the process holding it tells both sides and finalises the recording; a session
     nobody joined yet is held by none, so its row is ended here."""
     await run_blocking(require_role, request, *EDITORS)
@@ -54,15 +67,21 @@ async def session_end(request: Request) -> JSONResponse:
     if not await end_session(found, session_id, body.reason):
         await run_blocking(mark_ended, found.db, session_id, body.reason)
     row = await run_blocking(load_session, found.db, session_id)
-    return JSONResponse(session_json(request, row, await presence_of(request, [row])))
+    return session_json(request, row, await presence_of(request, [row]))
 
 
-async def recording_get(request: Request) -> JSONResponse:
+@responds(RecordingAnswer, summary="A session's recording", access="staff")
+async def recording_get(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     row = await run_blocking(load_session, services(request).db, request.path_params["session_id"])
-    return JSONResponse(recording_json(request, row))
+    return recording_json(request, row)
 
 
+@responds(
+    Binary("video/webm", "the recording (WebM; Range requests work)"),
+    summary="A session's recording",
+    access="staff",
+)
 async def recording_media(request: Request) -> Response:
     """The WebM, with both voices in its default audio track (mixed now, once, for a recording made
     before that was done at the end). FileResponse answers Range requests, so players can seek."""
@@ -80,6 +99,11 @@ async def recording_media(request: Request) -> Response:
     )
 
 
+@responds(
+    Binary("application/x-ndjson", "the event log, one JSON object a line"),
+    summary="A session's event log",
+    access="staff",
+)
 async def recording_events(request: Request) -> Response:
     await run_blocking(require_staff, request)
     session_id = request.path_params["session_id"]
@@ -91,17 +115,6 @@ async def recording_events(request: Request) -> Response:
     return FileResponse(path, media_type="application/x-ndjson")
 
 
-async def session_qr(request: Request) -> Response:
-    """The customer link as a QR code. ``make_qr`` forces a full QR code: segno would pick a
-    Micro QR for short data, which phone cameras do not read."""
-    await run_blocking(require_staff, request)
-    row = await run_blocking(load_session, services(request).db, request.path_params["session_id"])
-    out = io.BytesIO()
-    segno.make_qr(customer_url(request, row), error="m").save(out, kind="svg", scale=6, border=4)
-    # The code carries the link secret: keep it out of shared caches.
-    return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
-
-
 def routes() -> list[Route]:
     return [
         Route("/api/cases/{case_id}/sessions", sessions_create, methods=["POST"]),
@@ -110,5 +123,4 @@ def routes() -> list[Route]:
         Route("/api/sessions/{session_id}/recording", recording_get, methods=["GET"]),
         Route("/api/sessions/{session_id}/recording/media", recording_media, methods=["GET"]),
         Route("/api/sessions/{session_id}/recording/events", recording_events, methods=["GET"]),
-        Route("/api/sessions/{session_id}/qr.svg", session_qr, methods=["GET"]),
     ]

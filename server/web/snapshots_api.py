@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
@@ -12,21 +14,32 @@ from ..recordings.snapshots import list_snapshots, snapshot_file
 from ..records.sessions import load_session
 from .auth import require_staff
 from .errors import ApiError
+from .operations import Binary, responds
 from .pagination import page_of, page_request
 from .presenters import snapshot_json
+from .response_models import SnapshotPage
 from .state import services
 
 
-async def snapshots_list(request: Request) -> Response:
+@responds(SnapshotPage, summary="A session's snapshots, in time order", access="staff", paged=True)
+async def snapshots_list(request: Request) -> dict[str, Any]:
     await run_blocking(require_staff, request)
     session_id = request.path_params["session_id"]
     found = services(request)
     await run_blocking(load_session, found.db, session_id)
     files = recording_files(found.settings.recordings_dir, session_id)
     snapshots, paging = page_of(await run_blocking(list_snapshots, files), page_request(request))
-    return JSONResponse({"snapshots": [snapshot_json(session_id, s) for s in snapshots], **paging})
+    return {"snapshots": [snapshot_json(session_id, s) for s in snapshots], **paging}
 
 
+@responds(
+    Binary(
+        "image/jpeg, application/json",
+        "NAME.jpg: the frame (NAME-marked.jpg: with the marks); NAME.json: its AR state",
+    ),
+    summary="A snapshot's picture or AR state",
+    access="staff",
+)
 async def snapshot_get(request: Request) -> Response:
     await run_blocking(require_staff, request)
     session_id, name = request.path_params["session_id"], request.path_params["name"]

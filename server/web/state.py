@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from procedures import ProcedureLibrary
 
 from ..config import Settings
+from ..live.demo import DemoCustomers
 from ..live.registry import LiveRegistry
 from ..recordings.jobs import FileJobs
 from ..records.database import Database
@@ -27,6 +28,8 @@ class Services:
     # empty: none is accepted.
     internal_secret: str = ""
     signin: SignInThrottle = field(default_factory=SignInThrottle)
+    # The demo customers this process runs (``POST /api/demo``), one per expert.
+    demos: DemoCustomers = field(default_factory=DemoCustomers)
 
 
 def services(conn: HTTPConnection) -> Services:

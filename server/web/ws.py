@@ -16,8 +16,10 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from signaling import Join, MessageTooLarge, ProtocolError, ServerMessage, parse_client_message, serialize
+from signaling.messages import OutdatedPage, check_protocol_version
 from signaling.state import CLOSE_FORBIDDEN, CLOSE_TOO_LARGE, CLOSE_TOO_SLOW
 
+from .. import metrics
 from ..blocking import run_blocking
 from ..live.registry import LiveRegistry
 from ..live.session import LiveSession
@@ -132,6 +134,7 @@ class SocketConnection:
                 self._close_deadline.cancel()
 
     async def _close_socket(self, code: int, reason: str) -> None:
+        metrics.websocket_closed(code)  # every close of an accepted socket comes here
         try:
             async with asyncio.timeout(CLOSE_WAIT_S):
                 await self.websocket.close(code, reason)
@@ -159,6 +162,7 @@ async def _join(registry: LiveRegistry, conn: SocketConnection, message: Join) -
 async def signaling_endpoint(websocket: WebSocket) -> None:
     if not is_same_origin(websocket):
         # Refused before it is accepted: the other origin's page sees the handshake fail (403).
+        metrics.websocket_closed(CLOSE_FORBIDDEN)
         await websocket.close(CLOSE_FORBIDDEN, "the page is not of this site's origin")
         return
     await websocket.accept()
@@ -178,6 +182,7 @@ async def signaling_endpoint(websocket: WebSocket) -> None:
                 if live is None:
                     if not isinstance(message, Join):
                         raise ProtocolError("not_joined", "send a 'join' message first")
+                    check_protocol_version(message)
                     if await bridged(websocket, raw, message):  # its session lives on another process
                         return
                     live = await _join(registry, conn, message)
@@ -187,6 +192,13 @@ async def signaling_endpoint(websocket: WebSocket) -> None:
                 await conn.send(exc.to_message())
                 await conn.close(CLOSE_TOO_LARGE, "message too large")
                 close_code = CLOSE_TOO_LARGE
+                break
+            except OutdatedPage as exc:
+                # Closed with a code every page, however old, takes as final: it stops retrying
+                # and shows the reason; a current page shows the error first.
+                await conn.send(exc.to_message())
+                await conn.close(CLOSE_FORBIDDEN, exc.message)
+                close_code = CLOSE_FORBIDDEN
                 break
             except ProtocolError as exc:
                 await conn.send(exc.to_message())

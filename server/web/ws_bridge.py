@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 
 from signaling import Join, ProtocolError
 
+from .. import metrics
 from ..blocking import run_blocking
 from ..cluster import ClusterError, NodeInfo
 from ..cluster.internal import INTERNAL_HEADER, internal_ssl, is_internal
@@ -134,6 +135,7 @@ async def _owner_to_page(upstream: ClientConnection, websocket: WebSocket) -> No
     code, reason = upstream.close_code, upstream.close_reason or ""
     if code is None or code in (1005, 1006):  # no close frame: the owner's process went away
         code, reason = CLOSE_OWNER_LOST, "the server holding the session stopped"
+        metrics.websocket_closed(code)  # (a code the owner sent, the owner counted)
     try:
         await websocket.close(code, reason)
     except (RuntimeError, OSError):

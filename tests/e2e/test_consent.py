@@ -1,6 +1,7 @@
-"""Consent in real Chromium: the customer consents, reloads and re-joins without ticking the box, then
-re-joins consenting again. Both badges follow each decision, nothing is written to the recording
-while consent is withdrawn, the same file goes on afterwards, and the case shows the history."""
+"""Consent in real Chromium: the customer consents, reloads and re-joins with "Rejoin, not recorded",
+then reloads and re-joins with "Rejoin, recorded". Both badges follow each decision, nothing is
+written to the recording while consent is withdrawn, the same file goes on afterwards, and the case
+shows the history."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from tests.e2e.conftest import (
 BADGE = "() => document.querySelector('[data-testid=recording-badge]').dataset.status"
 
 
-def join_without_consent(customer: Any, customer_url: str) -> None:
-    customer.goto(customer_url)
-    assert not customer.get_by_test_id("consent-checkbox").is_checked(), "a reload must ask again"
-    customer.get_by_test_id("join-button").click()
+def rejoin(customer: Any, recorded: bool) -> None:
+    """After a reload: one tap rejoins, and it answers the recording question again (no box kept
+    ticked from before)."""
+    assert customer.get_by_test_id("consent-checkbox").is_hidden(), "a reload must ask again"
+    customer.get_by_test_id("rejoin-recorded" if recorded else "rejoin-unrecorded").click()
     wait_until(
         lambda: customer.evaluate("() => document.querySelector('[data-testid=local-video]').videoWidth > 0"),
         15,
@@ -50,14 +52,14 @@ def test_consent_withdrawn_on_a_reload_stops_the_recording_until_given_again(
     time.sleep(3)
 
     customer.reload()
-    join_without_consent(customer, customer_url)
+    rejoin(customer, recorded=False)
     wait_until(lambda: expert.evaluate(BADGE) == "declined", 10, "the expert's badge after the decline")
     wait_until(lambda: customer.evaluate(BADGE) == "declined", 10, "the customer's badge after the decline")
     assert expert.get_by_test_id("recording-badge").text_content() == "Not recorded"
     time.sleep(4)  # video still flows to the expert; none of it may be written
 
     customer.reload()
-    customer_joins(customer, customer_url)
+    rejoin(customer, recorded=True)
     wait_until(lambda: expert.evaluate(BADGE) == "recording", 10, "the expert's badge: recording again")
     time.sleep(3)
     end_session(expert)

@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 Role = str  # "customer" | "expert"
 MAX_EARLY_CANDIDATES = 64
+# The customer's video stopping this long (a dropped network, a reload, a camera in the background)
+# is a gap worth marking: a 30 fps stream never pauses this long on its own.
+VIDEO_GAP_S = 1.0
 VIDEO_TIME_BASE = Fraction(1, 90000)
 
 
@@ -80,6 +83,7 @@ class SessionMedia:
         on_connection_state: Callable[[Role, str, str], None] | None = None,
         reencode: bool = False,
         on_datachannel: Callable[[Role, RTCDataChannel], None] | None = None,
+        on_video_gap: Callable[[float], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self.ice_servers = ice_servers
@@ -91,6 +95,7 @@ class SessionMedia:
         self.legs: dict[Role, Leg | None] = {"customer": None, "expert": None}
         self._on_connection_state = on_connection_state
         self._on_datachannel = on_datachannel
+        self._on_video_gap = on_video_gap
         self.burn_in = False
         # When the customer's video last arrived (time.monotonic()), and its RTP timestamp.
         self.customer_video_at: float | None = None
@@ -253,7 +258,11 @@ class SessionMedia:
         if role == "customer":
             track_name = "video" if kind == "video" else "customer_audio"
             if kind == "video":
-                self.customer_video_at = time.monotonic()
+                now = time.monotonic()
+                if self.customer_video_at is not None and now - self.customer_video_at >= VIDEO_GAP_S:
+                    if self._on_video_gap is not None:
+                        self._on_video_gap(now - self.customer_video_at)
+                self.customer_video_at = now
                 self.customer_video_rtp = packet.pts
             target = self.legs["expert"]
         else:

@@ -14,6 +14,7 @@ from server.app import create_app
 from server.config import IceServerConfig, Settings
 from server.live.turn import TURN_TTL_S, ice_servers_for, turn_credential
 from server.records.accounts import create_api_token, create_user
+from signaling.messages import PROTOCOL_VERSION
 
 SECRET = "the secret coturn holds as static-auth-secret"
 TURN = IceServerConfig("turn:turn.example.org:3478")
@@ -54,7 +55,15 @@ def test_the_customer_page_gets_its_own_credentials_not_a_site_password(tmp_path
         made = client.post(f"/api/cases/{case['id']}/sessions", headers=auth).json()
         token = made["customer_url"].rsplit("/", 1)[1]
         with client.websocket_connect("/ws") as customer:
-            customer.send_json({"type": "join", "role": "customer", "token": token, "consent": True})
+            customer.send_json(
+                {
+                    "type": "join",
+                    "version": PROTOCOL_VERSION,
+                    "role": "customer",
+                    "token": token,
+                    "consent": True,
+                }
+            )
             joined = customer.receive_json()
     assert joined["type"] == "joined", joined
     stun, turn = joined["ice_servers"]

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from server.recordings.files import recording_files
 from server.records.database import Database
 from server.records.models import Case, RepairSession
+from server.records.tokens import new_id, sha256_hex
 
 pytestmark = pytest.mark.both_databases
 
@@ -45,6 +46,7 @@ def add_session(
     with db.session() as s:
         row = RepairSession(
             case_id=case_id,
+            join_token_sha256=sha256_hex(new_id()),  # a link nobody holds (only hashes are stored)
             token_expires_at=started,
             state=state,
             started_at=started,
@@ -154,6 +156,7 @@ def test_rates_and_counts_per_procedure(seeded: None, trainer_client: TestClient
     assert board["median_session_s"] == 330.0
     assert board["outcomes"] == {
         "fixed_remotely": 4,
+        "fixed_by_self_help": 0,
         "sent_to_repair": 1,
         "no_fault_found": 2,
         "unresolved": 2,

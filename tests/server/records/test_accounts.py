@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
 
 from server.cli.common import open_database
-from server.clock import utcnow
 from server.config import Settings
 from server.errors import Conflict, Invalid, NotFound
 from server.records import accounts as auth
 from server.records.database import Database
-from server.records.models import ApiToken, Case, RepairSession, User
+from server.records.models import ApiToken, Case, User
+from server.records.sessions import insert_session
 
 pytestmark = pytest.mark.both_databases
 
@@ -97,9 +96,8 @@ def test_a_customer_link_token_resolves_to_a_customer_of_one_session(db: Databas
         case = Case(title="x")
         s.add(case)
         s.flush()
-        row = RepairSession(case_id=case.id, token_expires_at=utcnow() + timedelta(hours=1))
-        s.add(row)
-    principal = auth.principal_for_token(db, row.join_token)
+    row, token = insert_session(db, case.id, None, 3600)
+    principal = auth.principal_for_token(db, token)
     assert principal is not None
     assert principal.role == "customer" and principal.session_id == row.id and not principal.is_staff
 

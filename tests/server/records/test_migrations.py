@@ -19,7 +19,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, column, create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
@@ -29,8 +29,9 @@ from server.config import Settings
 from server.recordings.search import LibraryQuery, search_library
 from server.records import accounts as auth
 from server.records.database import Database
+from server.records.links import check_link, session_of_link
 from server.records.migrations.baseline import BASELINE_REVISION, baseline_metadata
-from server.records.models import Base
+from server.records.models import Base, Case
 from server.records.schema import (
     DatabaseError,
     MigrationError,
@@ -39,12 +40,19 @@ from server.records.schema import (
     head_revision,
     upgrade_schema,
 )
+from server.records.sessions import insert_session
+from server.records.tokens import sha256_hex
 from tests.server.databases import database_url_for, postgres_database
 
 DUMP_0_1 = Path(__file__).with_name("repairsight_0_1.sql")
 ADA_PASSWORD = "ada-correct-horse-1"
 API_TOKEN_0_1 = "v0-1-fixture-api-token-kept-0001"
 CHAT_0_1 = "The J5 plug looks tilted"
+# The 0.1 fixture's customer link tokens (kept in clear then) and the sessions they open.
+LINKS_0_1 = {
+    "pQd2JK0dfLoMJaWoPbUObHXcj0G6AFDk": "UiXxTt1THHN-ygJ8TFzf4Q",
+    "SeFCbrsNNSa-UXc8eTlvDHxB7Yut9MAh": "xDa4R5hchrOpOhHEZtTUyQ",
+}
 
 # The cases table as the version before fixed_by_step made it.
 OLD_CASES_DDL = """
@@ -82,14 +90,30 @@ def database_0_1(path: Path) -> None:
         connection.executescript(DUMP_0_1.read_text())
 
 
-def rows_by_table(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every 0.1 table, typed (booleans, times) so SQLite and PostgreSQL compare."""
+def rows_by_table(engine: Engine, links_hashed: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every 0.1 table, typed (booleans, times) so SQLite and PostgreSQL compare.
+    ``links_hashed``: the database is past revision 0003, where ``sessions.join_token`` became
+    ``join_token_sha256``."""
     metadata = baseline_metadata()
+
+    def read(name: str, table: Table) -> select:  # type: ignore[valid-type]
+        if not (links_hashed and name == "sessions"):
+            return select(table)
+        renamed = [column("join_token_sha256", String) if c.name == "join_token" else c for c in table.c]
+        return select(*renamed).select_from(table)
+
     with engine.connect() as connection:
         return {
-            name: sorted(tuple(row) for row in connection.execute(select(table)))
+            name: sorted(tuple(row) for row in connection.execute(read(name, table)))
             for name, table in metadata.tables.items()
         }
+
+
+def with_links_hashed(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """``rows`` as revision 0003 leaves them: each session's link token replaced by its SHA-256."""
+    index = list(baseline_metadata().tables["sessions"].c.keys()).index("join_token")
+    hashed = [row[:index] + (sha256_hex(row[index]),) + row[index + 1 :] for row in rows["sessions"]]
+    return {**rows, "sessions": sorted(hashed)}
 
 
 def schema_of(engine: Engine) -> dict[str, Any]:
@@ -144,9 +168,10 @@ def test_a_0_1_database_is_stamped_and_keeps_every_row(tmp_path: Path) -> None:
 
     db = open_database(Settings(data_dir=tmp_path))
     assert version_of(db.engine) == [head_revision()]
-    assert rows_by_table(db.engine) == before
+    assert rows_by_table(db.engine, links_hashed=True) == with_links_hashed(before)
     assert model_differences(db.engine) == []
-    # The rows work: the admin signs in, the API token and the search index answer as before.
+    # The rows work: the admin signs in, the API token, the links and the search index answer as before.
+    assert [session_of_link(db, token).id for token in LINKS_0_1] == list(LINKS_0_1.values())  # type: ignore[union-attr]
     assert auth.verify_login(db, "ada", ADA_PASSWORD) is not None
     token_owner = auth.principal_for_token(db, API_TOKEN_0_1)
     assert token_owner is not None and token_owner.username == "ada"
@@ -298,7 +323,7 @@ def test_a_0_1_database_on_postgresql_is_upgraded_in_place(tmp_path: Path, postg
 
     db = open_database(Settings(data_dir=tmp_path, database=postgres_url))
     assert version_of(db.engine) == [head_revision()]
-    assert rows_by_table(db.engine) == before
+    assert rows_by_table(db.engine, links_hashed=True) == with_links_hashed(before)
     assert model_differences(db.engine) == []
     assert auth.verify_login(db, "ada", ADA_PASSWORD) is not None
     [found] = search_library(db, tmp_path / "recordings", LibraryQuery(q="j5 PLUG"))
@@ -366,3 +391,79 @@ def test_a_database_that_cannot_be_reached_is_said_plainly(tmp_path: Path, postg
     missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database_" + datetime.now().strftime("%H%M%S")
     with pytest.raises(DatabaseError, match="cannot open the database .*no_such_database_.*does not exist"):
         Database(missing)
+
+
+# --- 0003: link tokens kept as hashes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_links_made_before_0003_keep_working_and_only_their_hash_is_kept(tmp_path: Path, kind: str) -> None:
+    """A database at 0002 with sessions whose tokens are in clear: upgraded in place, every link
+    already sent still opens its session, and no clear token is left in the table."""
+    tokens = {"live-link-token-0002-aaaaaaaaaaaa": "live", "new-link-token-0002-bbbbbbbbbbbbb": "created"}
+    with database_url_for(kind) as url:
+        settings = Settings(data_dir=tmp_path, database=url)
+        engine = create_engine(settings.database_url)
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0002")
+        tables = baseline_metadata().tables
+        now = datetime(2026, 11, 29, 9, 0)
+        with engine.begin() as connection:
+            connection.execute(
+                tables["cases"].insert(),
+                {"id": "case-0002", "title": "Kept", "created_at": now, "updated_at": now},
+            )
+            for index, (token, state) in enumerate(tokens.items()):
+                connection.execute(
+                    tables["sessions"].insert(),
+                    {
+                        "id": f"session-{index}",
+                        "case_id": "case-0002",
+                        "join_token": token,
+                        "token_expires_at": datetime(2999, 1, 1),
+                        "state": state,
+                        "created_at": now,
+                        "recording_status": "none",
+                    },
+                )
+        engine.dispose()
+
+        db = open_database(settings)
+        assert version_of(db.engine) == [head_revision()]
+        assert model_differences(db.engine) == []
+        for index, token in enumerate(tokens):
+            assert check_link(db, token).session_id == f"session-{index}"
+            assert check_link(db, token).problem is None
+            principal = auth.principal_for_token(db, token)
+            assert principal is not None and principal.session_id == f"session-{index}"
+        assert check_link(db, "not-a-link-token-at-all-cccccccc").problem == "unknown"
+        with db.engine.connect() as connection:
+            stored = sorted(connection.scalars(text("SELECT join_token_sha256 FROM sessions")))
+        assert stored == sorted(sha256_hex(token) for token in tokens)
+        db.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_0003_downgrades_without_losing_a_session(tmp_path: Path, kind: str) -> None:
+    """Down to 0002 the rows stay; the links cannot come back from their hashes (each session gets a
+    new, unsent token), and up again they are hashed once more."""
+    with database_url_for(kind) as url:
+        settings = Settings(data_dir=tmp_path, database=url)
+        db = open_database(settings)
+        with db.session() as s:
+            made = Case(title="Kept")
+            s.add(made)
+            s.flush()
+            case_id = made.id
+        row, token = insert_session(db, case_id, None, 3600)
+        db.close()
+        engine = create_engine(settings.database_url)
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0002")
+        with engine.connect() as connection:
+            [(session_id, clear)] = connection.execute(text("SELECT id, join_token FROM sessions")).all()
+        engine.dispose()
+        assert session_id == row.id and clear not in (token, sha256_hex(token)) and len(clear) >= 32
+        db = open_database(settings)
+        assert check_link(db, clear).session_id == row.id
+        db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 from datetime import timedelta
@@ -128,7 +129,6 @@ STAFF_ROUTES = [
     ("GET", "/api/sessions/{session}/recording"),
     ("GET", "/api/sessions/{session}/recording/media"),
     ("GET", "/api/sessions/{session}/recording/events"),
-    ("GET", "/api/sessions/{session}/qr.svg"),
 ]
 
 
@@ -372,7 +372,7 @@ def test_a_new_session_has_links_expiry_and_presence(expert_client: TestClient, 
     assert session["customer_url"] == f"http://testserver/join/{token}"
     assert "only on https:// pages" in session["link_warning"]
     assert session["console_url"] == f"http://testserver/console/{session['id']}"
-    assert session["qr_url"] == f"/api/sessions/{session['id']}/qr.svg"
+    assert session["qr_url"].startswith("data:image/svg+xml;base64,")
     assert session["state"] == "created" and session["consent"] is None
     assert session["started_at"] is None and session["ended_at"] is None and session["end_reason"] is None
     assert set(session["participants"]) == {"customer", "expert"}
@@ -383,7 +383,21 @@ def test_a_new_session_has_links_expiry_and_presence(expert_client: TestClient, 
         "events_url": None,
     }
     assert session["expires_at"] > session["created_at"]
-    assert expert_client.get(f"/api/sessions/{session['id']}").json()["id"] == session["id"]
+    again = expert_client.get(f"/api/sessions/{session['id']}").json()
+    assert again["id"] == session["id"]
+    # The link is shown once: the database keeps only its hash.
+    assert again["customer_url"] is None and again["qr_url"] is None
+    assert "only on https:// pages" in again["link_warning"]
+
+
+def test_the_database_keeps_only_a_hash_of_the_link(app, expert_client: TestClient) -> None:
+    session = make_session(expert_client, make_case(expert_client)["id"])
+    token = session["customer_url"].rsplit("/", 1)[1]
+    with app.state.services.db.engine.connect() as connection:
+        stored = [str(value) for row in connection.exec_driver_sql("SELECT * FROM sessions") for value in row]
+    assert stored and not any(token in value for value in stored)
+    assert hashlib.sha256(token.encode()).hexdigest() in stored
+    assert expert_client.get(f"/join/{token}").status_code == 200  # the link still opens the page
 
 
 def test_links_use_the_public_url_when_set(tmp_path) -> None:
@@ -457,7 +471,7 @@ def test_end_with_a_bad_body(expert_client: TestClient) -> None:
 
 def test_unknown_session_ids_are_404(expert_client: TestClient) -> None:
     unknown = "B" * 22
-    for path in ("", "/recording", "/recording/media", "/recording/events", "/qr.svg"):
+    for path in ("", "/recording", "/recording/media", "/recording/events"):
         response = expert_client.get(f"/api/sessions/{unknown}{path}")
         assert response.status_code == 404, path
         assert error_of(response)["code"] == "not_found"
@@ -531,12 +545,11 @@ def test_slug_keeps_download_names_plain() -> None:
 
 
 def test_qr_code_encodes_the_customer_link(expert_client: TestClient) -> None:
-    session = make_session(expert_client, make_case(expert_client)["id"])
-    response = expert_client.get(session["qr_url"])
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "image/svg+xml"
-    assert response.headers["cache-control"] == "no-store"
+    response = expert_client.post(f"/api/cases/{make_case(expert_client)['id']}/sessions")
+    session = response.json()
+    assert response.headers["cache-control"] == "no-store"  # it carries the link secret
+    svg = base64.b64decode(session["qr_url"].removeprefix("data:image/svg+xml;base64,"))
     expected = io.BytesIO()
     segno.make_qr(session["customer_url"], error="m").save(expected, kind="svg", scale=6, border=4)
-    assert response.content == expected.getvalue()
-    assert b"<svg" in response.content
+    assert svg == expected.getvalue()
+    assert b"<svg" in svg

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 from server.records.accounts import create_api_token, create_user
+from signaling.messages import PROTOCOL_VERSION
 
 PROCEDURE = "board-connector-reseat"
 
@@ -42,9 +43,19 @@ def until(ws: Any, kind: str) -> dict[str, Any]:
 
 def join(call: Call, ws: Any, role: str) -> dict[str, Any]:
     if role == "expert":
-        ws.send_json({"type": "join", "role": "expert", "session_id": call.session_id})
+        ws.send_json(
+            {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": call.session_id}
+        )
     else:
-        ws.send_json({"type": "join", "role": "customer", "token": call.token, "consent": True})
+        ws.send_json(
+            {
+                "type": "join",
+                "version": PROTOCOL_VERSION,
+                "role": "customer",
+                "token": call.token,
+                "consent": True,
+            }
+        )
     return until(ws, "procedure")
 
 

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from server.app import create_app
 from server.config import Settings
 from server.web.origin import parse_origin
+from signaling.messages import PROTOCOL_VERSION
 from tests.server.conftest import signed_in
 
 OWN = "http://testserver"  # the TestClient's own origin (its Host header)
@@ -84,7 +85,7 @@ def test_a_json_body_must_be_sent_as_json(expert_client: TestClient, client: Tes
 def test_a_websocket_from_another_origin_is_refused(expert_client: TestClient) -> None:
     made = expert_client.post("/api/cases", json={"title": "Printer"}).json()
     session = expert_client.post(f"/api/cases/{made['id']}/sessions").json()
-    join = {"type": "join", "role": "expert", "session_id": session["id"]}
+    join = {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": session["id"]}
     for headers in ({"Origin": OTHER_PORT}, {"Origin": OWN, "Sec-Fetch-Site": "cross-site"}):
         with pytest.raises(WebSocketDisconnect), expert_client.websocket_connect("/ws", headers=headers):
             pass  # never accepted: the handshake itself is refused

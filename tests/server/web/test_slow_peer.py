@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import websockets
 
+from signaling.messages import PROTOCOL_VERSION
 from signaling.state import CLOSE_TOO_SLOW
 from tests.server_process import cli, start_server
 from tests.ws_participants import link_token, new_session, ws_url
@@ -43,9 +44,27 @@ def masked_frame(text: str) -> bytes:
     return head + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
 
 
-def flood_without_reading(base_url: str, token: str) -> socket.socket:
-    """Join as the customer on a socket that never reads, and send until the server stops
-    reading it (or the frames run out); returns the socket, still open."""
+def read_text_frame(raw: socket.socket) -> str:
+    """One unmasked text frame from the server (RFC 6455 section 5.2)."""
+
+    def take(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            data += raw.recv(count - len(data))
+        return data
+
+    size = take(2)[1] & 0x7F
+    if size == 126:
+        size = struct.unpack(">H", take(2))[0]
+    elif size == 127:
+        size = struct.unpack(">Q", take(8))[0]
+    return take(size).decode()
+
+
+def flood_without_reading(base_url: str, token: str) -> tuple[socket.socket, str]:
+    """Join as the customer on a socket that reads its ``joined`` (for the seat's resume secret) and
+    nothing more, and send until the server stops reading it (or the frames run out); returns the
+    socket, still open, and the secret."""
     parts = urlsplit(base_url)
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -59,7 +78,13 @@ def flood_without_reading(base_url: str, token: str) -> socket.socket:
     while b"\r\n\r\n" not in response:
         response += raw.recv(1)
     assert response.startswith(b"HTTP/1.1 101"), response
-    raw.sendall(masked_frame(json.dumps({"type": "join", "role": "customer", "token": token})))
+    raw.sendall(
+        masked_frame(
+            json.dumps({"type": "join", "version": PROTOCOL_VERSION, "role": "customer", "token": token})
+        )
+    )
+    joined = json.loads(read_text_frame(raw))
+    assert joined["type"] == "joined", joined
     # Each earns an ``unknown_type`` error of some 200 bytes, and none is read.
     junk = masked_frame('{"type": "x"}')
     raw.settimeout(3.0)
@@ -68,7 +93,7 @@ def flood_without_reading(base_url: str, token: str) -> socket.socket:
             raw.sendall(junk)
     except TimeoutError:
         pass  # the server stopped reading this socket
-    return raw
+    return raw, joined["resume"]
 
 
 async def next_of(socket_: Any, check: dict[str, Any]) -> dict[str, Any]:
@@ -84,16 +109,31 @@ async def scenario(base_url: str, api_token: str) -> None:
     token = link_token(session)
     auth = {"Authorization": f"Bearer {api_token}"}
     async with websockets.connect(ws_url(base_url), additional_headers=auth, max_size=2**20) as expert:
-        await expert.send(json.dumps({"type": "join", "role": "expert", "session_id": session["id"]}))
+        await expert.send(
+            json.dumps(
+                {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": session["id"]}
+            )
+        )
         await next_of(expert, {"type": "joined"})
-        attacker = await asyncio.to_thread(flood_without_reading, base_url, token)
+        attacker, resume = await asyncio.to_thread(flood_without_reading, base_url, token)
         try:
             # The flooding page was dropped (4008), so the expert sees the customer reconnecting.
             await next_of(expert, {"type": "presence", "role": "customer", "status": "reconnecting"})
             await expert.send(json.dumps({"type": "chat", "text": "Are you still there?"}))
             await next_of(expert, {"type": "chat", "text": "Are you still there?"})
             async with websockets.connect(ws_url(base_url)) as customer:
-                await customer.send(json.dumps({"type": "join", "role": "customer", "token": token}))
+                # The customer's page comes back to its seat (its resume secret), as after a drop.
+                await customer.send(
+                    json.dumps(
+                        {
+                            "type": "join",
+                            "version": PROTOCOL_VERSION,
+                            "role": "customer",
+                            "token": token,
+                            "resume": resume,
+                        }
+                    )
+                )
                 await next_of(customer, {"type": "joined"})
                 await customer.send(json.dumps({"type": "ping"}))
                 await next_of(customer, {"type": "pong"})

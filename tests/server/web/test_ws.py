@@ -17,7 +17,7 @@ from server.clock import utcnow
 from server.config import Settings
 from server.records.accounts import create_api_token, create_user
 from server.records.models import RepairSession
-from signaling.messages import MAX_MESSAGE_BYTES
+from signaling.messages import MAX_MESSAGE_BYTES, PROTOCOL_VERSION
 
 
 @dataclass
@@ -44,15 +44,28 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         yield Setup(client, auth, case["id"], made["id"], made["customer_url"].rsplit("/", 1)[1])
 
 
-def join_customer(setup: Setup, ws, consent: bool = True) -> dict:  # type: ignore[no-untyped-def]
-    ws.send_json({"type": "join", "role": "customer", "token": setup.token, "consent": consent})
+def join_customer(setup: Setup, ws, consent: bool = True, resume: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """``resume``: the secret of the seat's page (a reload of it), without which another page cannot
+    join while the customer is in (``server/live/seat.py``)."""
+    ws.send_json(
+        {
+            "type": "join",
+            "version": PROTOCOL_VERSION,
+            "role": "customer",
+            "token": setup.token,
+            "consent": consent,
+            **({"resume": resume} if resume else {}),
+        }
+    )
     joined = ws.receive_json()
     assert joined["type"] == "joined", joined
     return joined
 
 
 def join_expert(setup: Setup, ws) -> dict:  # type: ignore[no-untyped-def]
-    ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+    ws.send_json(
+        {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": setup.session_id}
+    )
     joined = ws.receive_json()
     assert joined["type"] == "joined", joined
     return joined
@@ -125,9 +138,9 @@ def test_an_oversized_message_closes_with_1009_and_the_session_goes_on(setup: Se
 
 def test_a_second_customer_tab_takes_over_and_the_first_is_told_why(setup: Setup) -> None:
     with setup.client.websocket_connect("/ws") as first:
-        join_customer(setup, first)
+        resume = join_customer(setup, first)["resume"]
         with setup.client.websocket_connect("/ws") as second:
-            join_customer(setup, second)
+            join_customer(setup, second, resume=resume)  # a duplicated tab keeps the page's storage
             replaced = receive_until(first, "replaced")
             assert "another tab" in replaced["reason"]
             with pytest.raises(WebSocketDisconnect) as closed:
@@ -156,17 +169,17 @@ def test_consent_is_asked_at_every_join_and_both_badges_follow_it(setup: Setup) 
         join_expert(setup, expert)
         assert receive_until(expert, "recording")["status"] == "none"
         with setup.client.websocket_connect("/ws") as first:
-            join_customer(setup, first, consent=True)
+            resume = join_customer(setup, first, consent=True)["resume"]
             assert receive_until(expert, "recording")["status"] == "recording"
             with setup.client.websocket_connect("/ws") as reloaded:
-                joined = join_customer(setup, reloaded, consent=False)  # the page reloaded, box unticked
+                joined = join_customer(setup, reloaded, consent=False, resume=resume)  # reloaded, declines
                 assert joined["recording"] is False
                 assert receive_until(reloaded, "recording")["status"] == "declined"
                 assert receive_until(expert, "recording")["status"] == "declined"
                 row = setup.client.get(f"/api/sessions/{setup.session_id}", headers=setup.auth).json()
                 assert row["consent"] is False and row["recording"]["status"] == "declined"
             with setup.client.websocket_connect("/ws") as again:
-                join_customer(setup, again, consent=True)
+                join_customer(setup, again, consent=True, resume=resume)
                 assert receive_until(again, "recording")["status"] == "recording"
                 assert receive_until(expert, "recording")["status"] == "recording"
             expert.send_json({"type": "end_session"})
@@ -189,11 +202,11 @@ def test_consent_is_asked_at_every_join_and_both_badges_follow_it(setup: Setup) 
 
 def test_a_snapshot_is_refused_while_consent_is_withdrawn(setup: Setup) -> None:
     with setup.client.websocket_connect("/ws") as customer:
-        join_customer(setup, customer, consent=True)
+        resume = join_customer(setup, customer, consent=True)["resume"]
         with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
             join_expert(setup, expert)
             with setup.client.websocket_connect("/ws") as reloaded:
-                join_customer(setup, reloaded, consent=False)
+                join_customer(setup, reloaded, consent=False, resume=resume)
                 expert.send_json({"type": "snapshot"})
                 error = receive_until(expert, "error")
                 assert error["code"] == "no_consent"
@@ -222,7 +235,15 @@ def test_expert_ends_the_session_for_everyone(setup: Setup) -> None:
     assert session["state"] == "ended" and session["ended_at"]
     # The link is dead now: the socket says so, and so does the page.
     with setup.client.websocket_connect("/ws") as late:
-        late.send_json({"type": "join", "role": "customer", "token": setup.token, "consent": True})
+        late.send_json(
+            {
+                "type": "join",
+                "version": PROTOCOL_VERSION,
+                "role": "customer",
+                "token": setup.token,
+                "consent": True,
+            }
+        )
         assert receive_until(late, "error")["code"] == "session_ended"
 
 
@@ -239,7 +260,9 @@ def test_bad_tokens_are_refused_with_a_reason(setup: Setup) -> None:
     ]
     for fields, code in cases:
         with setup.client.websocket_connect("/ws") as ws:
-            ws.send_json({"type": "join", "role": "customer", "consent": True, **fields})
+            ws.send_json(
+                {"type": "join", "version": PROTOCOL_VERSION, "role": "customer", "consent": True, **fields}
+            )
             assert receive_until(ws, "error")["code"] == code, fields
 
 
@@ -247,10 +270,14 @@ def test_messages_before_join_and_unauthenticated_experts_are_refused(setup: Set
     with setup.client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "chat", "text": "hi"})
         assert receive_until(ws, "error")["code"] == "not_joined"
-        ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+        ws.send_json(
+            {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": setup.session_id}
+        )
         assert receive_until(ws, "error")["code"] == "unauthorized"
     with setup.client.websocket_connect("/ws", headers=setup.auth) as ws:
-        ws.send_json({"type": "join", "role": "expert", "session_id": "no-such-session"})
+        ws.send_json(
+            {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": "no-such-session"}
+        )
         assert receive_until(ws, "error")["code"] == "not_found"
 
 
@@ -270,7 +297,9 @@ def test_a_trainer_cannot_join_a_session_as_the_expert(setup: Setup) -> None:
     trainer = create_user(app.state.services.db, "tina", "trainer", "a long trainer password")  # type: ignore[attr-defined]
     headers = {"Authorization": f"Bearer {create_api_token(app.state.services.db, trainer)}"}  # type: ignore[attr-defined]
     with setup.client.websocket_connect("/ws", headers=headers) as ws:
-        ws.send_json({"type": "join", "role": "expert", "session_id": setup.session_id})
+        ws.send_json(
+            {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": setup.session_id}
+        )
         error = receive_until(ws, "error")
         assert error["code"] == "forbidden" and "trainer" in error["message"]
 
@@ -292,12 +321,15 @@ def test_the_expert_sees_the_customers_browser_and_what_keeps_it_out(tmp_path: P
         made = client.post(f"/api/cases/{case['id']}/sessions", headers=auth).json()
         token = made["customer_url"].rsplit("/", 1)[1]
         with client.websocket_connect("/ws", headers=auth) as expert:
-            expert.send_json({"type": "join", "role": "expert", "session_id": made["id"]})
+            expert.send_json(
+                {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": made["id"]}
+            )
             assert receive_until(expert, "joined")
             with client.websocket_connect("/ws") as customer:
                 customer.send_json(
                     {
                         "type": "join",
+                        "version": PROTOCOL_VERSION,
                         "role": "customer",
                         "token": token,
                         "consent": True,

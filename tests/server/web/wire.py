@@ -8,6 +8,8 @@ from typing import Any
 
 from starlette.testclient import TestClient, WebSocketTestSession
 
+from signaling.messages import PROTOCOL_VERSION
+
 
 @dataclass
 class LiveSetup:
@@ -24,12 +26,22 @@ class LiveSetup:
         return cls(client, auth, made["id"], made["customer_url"].rsplit("/", 1)[1])
 
     def join_customer(self, ws: WebSocketTestSession) -> None:
-        ws.send_json({"type": "join", "role": "customer", "token": self.token, "consent": False})
+        ws.send_json(
+            {
+                "type": "join",
+                "version": PROTOCOL_VERSION,
+                "role": "customer",
+                "token": self.token,
+                "consent": False,
+            }
+        )
         assert ws.receive_json()["type"] == "joined"
 
     def join_expert(self, ws: WebSocketTestSession) -> None:
         """Join on a socket opened with ``headers=self.auth``."""
-        ws.send_json({"type": "join", "role": "expert", "session_id": self.session_id})
+        ws.send_json(
+            {"type": "join", "version": PROTOCOL_VERSION, "role": "expert", "session_id": self.session_id}
+        )
         assert ws.receive_json()["type"] == "joined"
 
 
