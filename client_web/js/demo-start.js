@@ -2,7 +2,6 @@
 // the server playing a sample clip of the chosen procedure's device, and open its console.
 
 import { api, getMe, listProcedures } from './api.js';
-import { canEdit } from './header.js';
 import { byId, el, showMessage } from './ui.js';
 
 async function onStart() {
@@ -26,7 +25,8 @@ async function main() {
   } catch {
     return; // the home page itself says what is wrong
   }
-  if (!canEdit(me)) return; // running a session, a demo one too, is an expert's
+  // Experts, admins and trainers: a trainer runs a demo (and no customer's session).
+  if (!me || !['expert', 'admin', 'trainer'].includes(me.role)) return;
   const procedures = await listProcedures().catch((error) => {
     showMessage('demo-error', error.message);
     return [];

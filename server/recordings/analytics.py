@@ -183,6 +183,7 @@ def analytics(
                 RepairSession.started_at >= start,
                 RepairSession.started_at < stop,
                 Case.procedure_id.is_not(None),
+                Case.source != "demo",  # a sample clip played by the server, no customer's case
             )
             .options(selectinload(RepairSession.case).selectinload(Case.sessions))
             .order_by(RepairSession.started_at)

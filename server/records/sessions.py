@@ -103,6 +103,13 @@ def load_session_and_case(db: Database, session_id: str) -> tuple[RepairSession,
         return row, row.case
 
 
+def is_demo_session(db: Database, session_id: str) -> bool:
+    """Whether the session is a demo's (its customer the server's sample clip, server/live/demo/)."""
+    with db.session() as s:
+        row = s.get(RepairSession, session_id)
+        return row is not None and row.case.source == "demo"
+
+
 def check_not_ended(db: Database, session_id: str) -> None:
     if load_session(db, session_id).state == "ended":
         raise Conflict("this session has already ended; start a new one on the case")

@@ -21,6 +21,9 @@ from .state import services
 
 # Who may change cases and run sessions (trainers read).
 EDITORS = ("expert", "admin")
+# A demo (a sample clip played by the server, no customer) may also be run by a trainer: trying every
+# tool with no phone at hand is part of training (docs/demo.md).
+DEMO_RUNNERS = (*EDITORS, "trainer")
 # Where a one-time password is changed: the page, and the route it posts to.
 PASSWORD_PAGE = "/password"
 PASSWORD_ROUTE = "/api/password"

@@ -20,7 +20,7 @@ from ..blocking import run_blocking
 from ..live.demo import DemoClip
 from ..records.cases import insert_case
 from ..records.sessions import insert_session, mark_ended
-from .auth import EDITORS, require_role
+from .auth import DEMO_RUNNERS, require_role
 from .bodies import parse_json
 from .errors import ApiError
 from .operations import responds
@@ -52,14 +52,14 @@ class DemoAnswer(BaseModel):
 @responds(
     DemoAnswer,
     summary="Start a demo session: the server plays a sample clip of a procedure's device as its customer",
-    access="editor",
+    access="staff",
     status=201,
     body=DemoCreate,
     body_optional=True,
 )
 async def demo_create(request: Request) -> dict[str, Any]:
     """409 when the expert already has a demo running, or the server runs as many as it may."""
-    principal = await run_blocking(require_role, request, *EDITORS)
+    principal = await run_blocking(require_role, request, *DEMO_RUNNERS)
     body = await parse_json(request, DemoCreate, empty_ok=True)
     found = services(request)
     if body.procedure_id is None:

@@ -23,8 +23,9 @@ from .. import metrics
 from ..blocking import run_blocking
 from ..live.registry import LiveRegistry
 from ..live.session import LiveSession
+from ..records.sessions import is_demo_session
 from ..records.tokens import new_id
-from .auth import EDITORS, require_role
+from .auth import DEMO_RUNNERS, EDITORS, Principal, require_role
 from .errors import ApiError
 from .origin import is_same_origin
 from .state import services
@@ -142,13 +143,20 @@ class SocketConnection:
             pass
 
 
+def _require_session_runner(websocket: WebSocket, session_id: str | None) -> Principal:
+    """Experts and admins run sessions; a trainer runs a demo's only."""
+    if session_id and is_demo_session(services(websocket).db, session_id):
+        return require_role(websocket, *DEMO_RUNNERS)
+    return require_role(websocket, *EDITORS)
+
+
 async def _join(registry: LiveRegistry, conn: SocketConnection, message: Join) -> LiveSession:
     username = None
     session_id = None
     if message.role == "expert":
         try:
             # The same rule as the REST routes that run sessions; it reads the database, so off the loop.
-            principal = await run_blocking(require_role, conn.websocket, *EDITORS)
+            principal = await run_blocking(_require_session_runner, conn.websocket, message.session_id)
         except ApiError as exc:
             raise ProtocolError("unauthorized" if exc.status == 401 else "forbidden", exc.message) from None
         if not message.session_id:

@@ -169,6 +169,21 @@ def test_rates_and_counts_per_procedure(seeded: None, trainer_client: TestClient
     assert router["median_session_s"] == 180.0
 
 
+def test_demo_sessions_are_left_out(seeded: None, app: Starlette, trainer_client: TestClient) -> None:
+    before = board_figures(trainer_client)
+    db: Database = app.state.services.db
+    case_id = add_case(db, BOARD, "fixed_remotely", "find-header")
+    with db.session() as s:
+        s.get(Case, case_id).source = "demo"  # type: ignore[union-attr]
+    add_session(db, case_id, datetime(2026, 11, 10, 9, 0), 3)
+    after = board_figures(trainer_client)
+    assert (after["cases"], after["sessions"], after["outcomes"]) == (
+        before["cases"],
+        before["sessions"],
+        before["outcomes"],
+    )
+
+
 def test_figures_per_step(seeded: None, trainer_client: TestClient) -> None:
     steps = {s["step_id"]: s for s in board_figures(trainer_client)["steps"]}
     assert list(steps) == ["locate", "find-header", "press", "check-capacitors"]

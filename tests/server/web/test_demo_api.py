@@ -150,7 +150,24 @@ def test_a_bad_request_is_told_what_is_wrong_and_starts_nothing(
     assert site.client.post("/api/demo", headers=auth).status_code == 201
 
 
-def test_only_those_who_run_sessions_may_start_a_demo(site: Site) -> None:
+def test_a_trainer_may_run_a_demo_and_no_customers_session(site: Site) -> None:
     assert site.client.post("/api/demo").status_code == 401
-    # A trainer watches recordings; running a session (the console's join) is an expert's.
-    assert site.client.post("/api/demo", headers=site.auth("tom", "trainer")).status_code == 403
+    trainer = site.auth("tom", "trainer")
+    made = site.client.post("/api/demo", json={"procedure_id": PROCEDURE}, headers=trainer)
+    assert made.status_code == 201, made.text
+    join = {"type": "join", "version": PROTOCOL_VERSION, "role": "expert"}
+    with site.client.websocket_connect("/ws", headers=trainer) as console:
+        console.send_json({**join, "session_id": made.json()["session_id"]})
+        answer = console.receive_json()
+        assert answer["type"] == "joined", answer  # not an error: the trainer runs the demo
+        assert answer["peers"]["customer"] == "joined"
+        console.send_json({"type": "end_session"})
+        until(console, "session_ended")
+    # A customer's session (not a demo) stays an expert's.
+    expert = site.auth("erin")
+    case = site.client.post("/api/cases", json={"title": "Board"}, headers=expert).json()
+    session = site.client.post(f"/api/cases/{case['id']}/sessions", headers=expert).json()
+    with site.client.websocket_connect("/ws", headers=trainer) as console:
+        console.send_json({**join, "session_id": session["id"]})
+        refused = until(console, "error")
+        assert refused["code"] == "forbidden", refused
