@@ -72,14 +72,3 @@ export async function addCameraMedia(pc, camera, ar) {
   ar.attach(pc);
 }
 
-/**
- * The expert's voice, when it comes.
- * @param {RTCTrackEvent} event
- * @param {HTMLAudioElement} audio
- * @param {(text: string, tone?: string) => void} notify
- */
-export function playRemoteAudio(event, audio, notify) {
-  if (event.track.kind !== 'audio') return;
-  audio.srcObject = new MediaStream([event.track]);
-  audio.play().catch(() => notify(t('audio.tapToHear'), 'info'));
-}

@@ -10,7 +10,8 @@
 
 import { ApiError, api, idFromPath } from './api.js';
 import { currentStep } from './ar-session.js';
-import { addCameraMedia, cameraProblem, openCamera, playRemoteAudio } from './camera.js';
+import { addCameraMedia, cameraProblem, openCamera } from './camera.js';
+import { bindTapToHear } from './phone.js';
 import { allStepsDone, bindCustomerAr } from './customer-ar.js';
 import { PeerSession, exposeForTests } from './peer.js';
 import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
@@ -24,6 +25,7 @@ const linkToken = idFromPath('/help/');
 /** Where this tab keeps its run: a reload goes on with it (same case, same session, same place). */
 const RUN_KEY = `repairsight.selfhelp.${linkToken}`;
 const notify = makeNotifier(byId('notices'));
+const hearExpert = bindTapToHear(/** @type {HTMLAudioElement} */ (byId('remote-audio')), byId('tap-to-hear'));
 /** @type {MediaStream|null} */
 let camera = null;
 let consent = false;
@@ -285,7 +287,9 @@ function startSession() {
     // The seat's resume secret (from the first `joined`) lets a reload of this tab take its seat back.
     makeJoin: () => joinCustomer(run.join_token, consent, run.resume || null),
     addMedia: (pc) => addCameraMedia(pc, camera, ar),
-    onTrack: (event) => playRemoteAudio(event, /** @type {HTMLAudioElement} */ (byId('remote-audio')), notify),
+    onTrack: (event) => {
+      if (event.track.kind === 'audio') hearExpert(event.track);
+    },
     onStatus,
   });
   exposeForTests(live);

@@ -59,13 +59,20 @@ def test_chat_and_end_session_are_on_screen_and_ending_asks_first(
     mark = expert.get_by_test_id("annotation-item").first.text_content() or ""
     assert "Find header J5" in mark and "find-header" not in mark, mark
 
-    # A second tab takes the customer's page over: the expert is told.
-    second = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
-    customer_joins(second, customer_url)
+    # A duplicate of the customer's tab (the browser copies its sessionStorage, with the seat's
+    # resume secret) takes the customer's page over: the older tab says so and stops. It is the same
+    # customer coming back to their seat, so the expert is not told of another device. (Another
+    # browser with the link is refused: tests/e2e/test_reconnect.py.)
+    second = customer.context.new_page()
+    stored = customer.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
+    second.add_init_script(f"for (const [k, v] of {stored}) sessionStorage.setItem(k, v);")
+    second.goto(customer_url)
+    second.get_by_test_id("rejoin-recorded").click()
+    wait_until(lambda: customer.get_by_test_id("session-ended").is_visible(), 10, "the older tab to stop")
     wait_until(
-        lambda: "another tab or device" in (expert.get_by_test_id("notices").text_content() or ""),
-        10,
-        "the expert to hear of the takeover",
+        lambda: second.evaluate("() => document.querySelector('[data-testid=local-video]').videoWidth > 0"),
+        15,
+        "the new tab's camera",
     )
 
     # End session asks first: "Keep going" keeps the call, "End session" ends it.

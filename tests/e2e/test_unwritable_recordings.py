@@ -29,7 +29,10 @@ def test_the_customer_is_told_and_the_page_does_not_retry(server: RunningServer,
         banner = customer.get_by_test_id("session-ended")
         wait_until(lambda: banner.is_visible(), 15, "the page to say why it cannot join")
         text = banner.text_content() or ""
-        assert "cannot store this session" in text and "administrator" in text, text
+        # The catalog's words for the error (client_web/locales/en.json "error.storage_unavailable").
+        assert "cannot save recordings" in text and "expert has been told" in text, text
+        code = customer.evaluate("() => (window.repairsight.state.lastError || {}).code")
+        assert code == "storage_unavailable", code
         opened = len(sockets)
         time.sleep(5.0)  # longer than the page's first reconnect delays
         assert len(sockets) == opened == 1, sockets
