@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
     grab_video_frame,
     wait_until,
 )
+from tests.e2e.test_live_session import MAX_MEAN_ABS_DIFF, matches_clip
 from tests.server_process import add_user
 
 BOARD = "board-connector-reseat"
@@ -231,6 +232,8 @@ def test_an_escalated_customer_is_picked_up_by_one_expert_in_the_same_session(
             "the customer's camera clip (its frame numbers) in the console's video",
         )
         assert frame.shape[:2] == (board_clip.truth["height"], board_clip.truth["width"])
+        number, diff = matches_clip(frame, board_clip)  # its pixels, against the clip frame it carries
+        assert diff < MAX_MEAN_ABS_DIFF, f"the console's picture differs from clip frame {number}: {diff:.1f}"
         state = wait_until(lambda: erin.evaluate(PROCEDURE_STATE), 10, "the procedure in the console")
         assert state["procedure"]["id"] == BOARD and state["step_id"] == "find-header"
         assert state["completed"] == ["locate"]
