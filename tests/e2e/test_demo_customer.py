@@ -130,7 +130,7 @@ def test_the_demo_customer_shows_ar_on_the_console_with_no_customer_browser(
         )
         case_id = api.get(f"/api/sessions/{session_id}").json()["case_id"]
         case = api.get(f"/api/cases/{case_id}").json()
-    assert recording["duration_s"] > 1  # the call lasts as long as vision takes to do the first step (2.5 s once)
+    assert recording["duration_s"] > 1  # as long as vision takes to do the first step (2.5 s once)
     assert case["source"] == "demo" and case["title"] == "Demo: Reseat the J5 header cable"
     expert.goto(f"{server.base_url}/playback/{session_id}")
     duration = wait_until(lambda: expert.evaluate(PLAYBACK_DURATION), 15, "the recording's metadata")
