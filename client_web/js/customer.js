@@ -10,7 +10,7 @@ import { bindCustomerAr } from './customer-ar.js';
 import { explain, inEnglish, listOf, onLanguageChange, setText, t } from './i18n.js';
 import { PeerSession, exposeForTests } from './peer.js';
 import { bindCameraControls, bindTapToHear, keepScreenAwake } from './phone.js';
-import { bindChat, bindErrors, makeLastedClock, showRecording, stopStream } from './session-ui.js';
+import { bindChat, bindErrors, makeLastedClock, showCallEnded, showRecording } from './session-ui.js';
 import { joinCustomer } from './signaling.js';
 import { byId, makeNotifier, sentence } from './ui.js';
 
@@ -95,15 +95,7 @@ function recordingStatus(live) {
 /** @param {string} text */
 function showEnded(text) {
   if (phone) phone.stop();
-  stopStream(camera);
-  byId('local-video').srcObject = null;
-  byId('remote-audio').srcObject = null;
-  const banner = byId('ended-banner');
-  banner.textContent = text;
-  banner.hidden = false;
-  byId('live').hidden = true;
-  byId('intro').hidden = true;
-  document.body.classList.remove('in-session');
+  showCallEnded(text, camera);
 }
 
 function onStatus(live, status, detail) {

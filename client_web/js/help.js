@@ -14,7 +14,7 @@ import { addCameraMedia, cameraProblem, openCamera } from './camera.js';
 import { bindTapToHear } from './phone.js';
 import { allStepsDone, bindCustomerAr } from './customer-ar.js';
 import { PeerSession, exposeForTests } from './peer.js';
-import { bindChat, bindErrors, showRecording, stopStream } from './session-ui.js';
+import { bindChat, bindErrors, showCallEnded, showRecording, stopStream } from './session-ui.js';
 import { joinCustomer } from './signaling.js';
 import { byId, el, makeNotifier, sentence } from './ui.js';
 
@@ -142,15 +142,7 @@ function recordingStatus() {
 /** @param {string} text */
 function showEnded(text) {
   clearInterval(queueTimer);
-  stopStream(camera);
-  byId('local-video').srcObject = null;
-  byId('remote-audio').srcObject = null;
-  const banner = byId('ended-banner');
-  banner.textContent = text;
-  banner.hidden = false;
-  byId('live').hidden = true;
-  byId('intro').hidden = true;
-  document.body.classList.remove('in-session');
+  showCallEnded(text, camera);
 }
 
 function onStatus(status, detail) {

@@ -116,3 +116,21 @@ export function makeLastedClock() {
 export function stopStream(stream) {
   if (stream) for (const track of stream.getTracks()) track.stop();
 }
+
+/**
+ * The phone's call is over (the customer and self-help pages): camera off, media detached, the
+ * banner says why, the live view and the intro go.
+ * @param {string} text
+ * @param {MediaStream|null} camera
+ */
+export function showCallEnded(text, camera) {
+  stopStream(camera);
+  /** @type {HTMLVideoElement} */ (document.getElementById('local-video')).srcObject = null;
+  /** @type {HTMLAudioElement} */ (document.getElementById('remote-audio')).srcObject = null;
+  const banner = /** @type {HTMLElement} */ (document.getElementById('ended-banner'));
+  banner.textContent = text;
+  banner.hidden = false;
+  /** @type {HTMLElement} */ (document.getElementById('live')).hidden = true;
+  /** @type {HTMLElement} */ (document.getElementById('intro')).hidden = true;
+  document.body.classList.remove('in-session');
+}
