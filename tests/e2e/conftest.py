@@ -123,7 +123,9 @@ def browser(board_clip: Clip) -> Iterator[object]:
 
 VIDEO_PIXELS_JS = """(testid) => {
   const video = document.querySelector(`[data-testid="${testid}"]`);
-  if (!video || !video.videoWidth) return null;
+  // Until the first frame is decoded (HAVE_CURRENT_DATA) the size may be known but the picture
+  // drawn is black: a person sees no picture yet, and neither does the test.
+  if (!video || !video.videoWidth || video.readyState < 2) return null;
   const canvas = document.createElement('canvas');
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
   canvas.getContext('2d').drawImage(video, 0, 0);

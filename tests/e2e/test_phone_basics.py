@@ -39,10 +39,13 @@ END_CAMERA = f"""() => {{ const t = {CAMERA}.getVideoTracks()[0];
   t.stop(); t.dispatchEvent(new Event('ended')); return t.readyState; }}"""
 
 
+BLACK = 16  # a picture whose brightest pixel is darker than this shows nothing
+
+
 def expert_frame_number(expert: Any, clip: Clip) -> int | None:
     image = grab_video_frame(expert, "remote-video")
-    if image is None:
-        return None
+    if image is None or image.max() < BLACK:
+        return None  # no picture yet
     number, diff = matches_clip(image, clip)
     assert diff < MAX_MEAN_ABS_DIFF, f"the expert's picture is not the clip (mean |diff| {diff:.1f})"
     return number
