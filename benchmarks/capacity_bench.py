@@ -11,7 +11,7 @@ frame is recognised by its bytes and timed on arrival). For each mode, N rises (
 * the expert's frame rate below 29 fps (the slowest expert's),
 * the server-added latency p95 above 40 ms: the relay's p95 minus that of N direct
   customer->expert pairs (no server) measured at the same N in the same run,
-* in the AR modes, AR lag p95 above 150 ms (the ``lag_ms`` of each ``ar_state``: the newest frame
+* in the AR modes, any AR lag above 150 ms (the ``lag_ms`` of each ``ar_state``: the newest frame
   the server received minus the frame the state was computed on), or fewer AR states a second per
   session than 90% of N=1's (vision's pace from the server's settings: vision that visits more
   sessions than it can keeps the lag low but updates each overlay ever more rarely).
@@ -84,7 +84,7 @@ PROCEDURE = "board-connector-reseat"  # vision's pipeline for the board clip
 # When a point holds (the issue's targets).
 MIN_FPS = 29.0
 MAX_ADDED_P95_MS = 40.0
-MAX_AR_LAG_P95_MS = 150.0
+MAX_AR_LAG_MS = 150.0  # "never more than 150 ms behind": every state counts, not a percentile
 MIN_AR_PACE = 0.9  # of N=1's AR states a second, per session
 # When the load generator is the limit: its process busy this much of its core, or its customers
 # sending fewer frames than this (their timers fire late).
@@ -101,7 +101,6 @@ SOAK_WINDOW_S = 60.0
 # The issue's targets, checked in the summary.
 TARGET_AR_CPU = {VGA: 0.25, HD: 0.35}
 TARGET_AR_SESSIONS, TARGET_FORWARD_SESSIONS = 4, 25
-TARGET_AR_LAG_MAX_MS = 150.0
 TARGET_DRIFT_MS = 50.0
 TARGET_CPU_RATIO = 5.0  # bench-media's: forwarding against the plain relay
 VISION_TOLERANCE, LATENCY_RESOLUTION_MS = 0.10, 2.0  # bench-media's: vision on against off
@@ -186,7 +185,7 @@ class Limits:
     product's modes: one bad first point there is a result, not a new limit."""
 
     added_p95_ms: float = MAX_ADDED_P95_MS
-    ar_lag_p95_ms: float = MAX_AR_LAG_P95_MS
+    ar_lag_max_ms: float = MAX_AR_LAG_MS
     relative: bool = False
     # AR states a second each session must get: a share of N=1's (vision's own pace, from the
     # server's settings). Vision that visits more sessions than it can keeps the lag low but
@@ -195,10 +194,10 @@ class Limits:
 
     @classmethod
     def from_first(cls, first: Point) -> Limits:
-        lag = percentile(first.relay.ar_lag_ms, 0.95)
+        lag = max(first.relay.ar_lag_ms, default=math.nan)
         return cls(
             max(MAX_ADDED_P95_MS, first.added(0.95) + MAX_ADDED_P95_MS),
-            max(MAX_AR_LAG_P95_MS, lag + MAX_AR_LAG_P95_MS) if not math.isnan(lag) else MAX_AR_LAG_P95_MS,
+            max(MAX_AR_LAG_MS, lag + MAX_AR_LAG_MS) if not math.isnan(lag) else MAX_AR_LAG_MS,
             relative=True,
         )
 
@@ -225,11 +224,11 @@ class Point:
         if not self.added(0.95) <= limits.added_p95_ms:
             found.append(f"added p95 {self.added(0.95):.1f} > {limits.added_p95_ms:.0f} ms")
         if self.mode.ar:
-            lag = percentile(self.relay.ar_lag_ms, 0.95)
+            lag = max(self.relay.ar_lag_ms, default=math.nan)
             if math.isnan(lag):
                 found.append("no AR state")
-            elif lag > limits.ar_lag_p95_ms:
-                found.append(f"AR lag p95 {lag:.0f} > {limits.ar_lag_p95_ms:.0f} ms")
+            elif lag > limits.ar_lag_max_ms:
+                found.append(f"AR lag max {lag:.0f} > {limits.ar_lag_max_ms:.0f} ms")
             rate = self.relay.ar_states_per_s or 0.0
             if rate < limits.ar_states_per_s:
                 found.append(f"AR states {rate:.1f}/s < {limits.ar_states_per_s:.1f}/s")
@@ -631,7 +630,7 @@ def summary_row(result: ModeResult) -> str:
     note = " (derived)" if derived else ""
     if result.limits.relative:
         note += f" (limits relative to N=1: added p95 <= {result.limits.added_p95_ms:.0f} ms" + (
-            f", AR lag p95 <= {result.limits.ar_lag_p95_ms:.0f} ms)" if result.mode.ar else ")"
+            f", AR lag max <= {result.limits.ar_lag_max_ms:.0f} ms)" if result.mode.ar else ")"
         )
     if held is None:
         tail = "| - | - | - | - | - |"
@@ -677,7 +676,7 @@ def target_lines(results: dict[str, ModeResult]) -> list[str]:
             worst = max(result.held.relay.ar_lag_ms)
             lines.append(
                 f"{result.mode.label}: AR lag at most {worst:.0f} ms at N={result.held.n} "
-                f"(target: never > {TARGET_AR_LAG_MAX_MS:.0f} ms: {verdict(worst <= TARGET_AR_LAG_MAX_MS)})"
+                f"(target: never > {MAX_AR_LAG_MS:.0f} ms: {verdict(worst <= MAX_AR_LAG_MS)})"
             )
     for plain, baseline in (("forward", "reencode"), ("forward-audio", "reencode-audio")):
         forward, reencode = results.get(plain), results.get(baseline)
