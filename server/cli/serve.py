@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import functools
+import io
 import ipaddress
 import logging
 import logging.config
@@ -168,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
     from ..app import create_app, drain, end_live_sessions, secret_key_for
     from ..serving import DrainingServer, listening_socket
 
+    # A native crash (a codec, OpenCV) then leaves each thread's Python stack in the log; not
+    # where stderr is no file (run in-process by a test that captures it).
+    with contextlib.suppress(io.UnsupportedOperation, AttributeError, ValueError):
+        faulthandler.enable()
     options = options_from(args, ServeOptions)
     cluster = cluster_settings(options)
     if options.public_url is not None and not options.public_url.startswith(("http://", "https://")):

@@ -23,7 +23,7 @@ from ..recordings.eventlog import EventLog
 from ..recordings.files import recording_files
 from ..recordings.jobs import FileJobs
 from ..recordings.recovery import recover_session
-from ..recordings.voices import add_both_voices
+from ..recordings.voices import mix_voices_job
 from ..records.cases import case_procedure
 from ..records.database import Database
 from ..records.links import check_link
@@ -168,7 +168,7 @@ class LiveRegistry:
         logger.warning("session %s was cut off by a stopped server: ended, recording partial", session_id)
         media = recording_files(self.settings.recordings_dir, session_id).media
         if media.exists():
-            self.jobs.start(media, functools.partial(add_both_voices, media))
+            self.jobs.start(media, mix_voices_job(media))
         return True
 
     async def wait_drained(self, timeout_s: float) -> None:

@@ -1,18 +1,57 @@
 """Jobs that make or remake a recording's file (an MP4 export, the WebM with both voices mixed):
-each runs once, in a worker thread, however many ask for the same file at once."""
+each runs once, in a worker thread, however many ask for the same file at once.
+
+A job that decodes and encodes media in native code can be run in a child process of its own
+(:class:`InChildProcess`): a crash in a codec then fails that one job, and the server and its calls
+go on. Its file is written beside the old one and renamed over it, so the old one stays.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
+import logging
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from ..blocking import run_blocking
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+# A fresh interpreter: nothing of the server's threads or event loop is copied into the child.
+SPAWN = multiprocessing.get_context("spawn")
+
+
+class JobCrashed(RuntimeError):
+    """The child process running a job ended without an answer (a native crash, killed)."""
+
+
+class InChildProcess(Generic[T]):
+    """``function(*args)`` run in a child process when called (blocking: call it from a thread).
+
+    Its answer or its exception comes back; a child that dies raises :class:`JobCrashed` here
+    instead of taking the server with it. ``function``, its arguments and its answer must pickle."""
+
+    def __init__(self, function: Callable[..., T], *args: Any) -> None:
+        self.function = function
+        self.args = args
+
+    def __call__(self) -> T:
+        with ProcessPoolExecutor(max_workers=1, mp_context=SPAWN, initializer=faulthandler.enable) as child:
+            try:
+                return child.submit(self.function, *self.args).result()
+            except BrokenProcessPool:
+                name = getattr(self.function, "__name__", repr(self.function))
+                logger.error(
+                    "the child process of job %s%r died (its stack, if it crashed, is above)", name, self.args
+                )
+                raise JobCrashed(f"the process making the file ended abruptly ({name})") from None
 
 
 class FileJobs:
@@ -40,7 +79,7 @@ class FileJobs:
 
     def start(self, key: Path, make: Callable[[], object]) -> None:
         """Run ``make`` in the background (nobody waits; a later :meth:`run` of ``key`` joins it)."""
-        asyncio.ensure_future(self.run(key, make))
+        asyncio.ensure_future(self.run(key, make)).add_done_callback(_log_failure)
 
     def running(self) -> int:
         return len(self._running)
@@ -48,3 +87,8 @@ class FileJobs:
     async def wait_all(self) -> None:
         """Let every running job finish (on shutdown: a half-made file is never left behind)."""
         await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+def _log_failure(task: asyncio.Future[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("a background file job failed: %s", task.exception())

@@ -24,6 +24,7 @@ import numpy as np
 from av.audio.resampler import AudioResampler
 
 from .audio_mix import AUDIO_RATE, MIX_LAG_MS, AudioMix
+from .jobs import InChildProcess
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ def has_both_voices(path: Path) -> bool:
     except (av.FFmpegError, OSError):
         return False
     return bool(titles) and titles[0] == MIXED_TITLE
+
+
+def mix_voices_job(path: Path) -> InChildProcess[MixReport]:
+    """:func:`add_both_voices` of ``path`` as a file job, in a child process: PyAV decodes and encodes
+    there, so a codec's crash costs the mix (the separate tracks stay), not the server."""
+    return InChildProcess(add_both_voices, path)
 
 
 def add_both_voices(path: Path) -> MixReport:

@@ -3,7 +3,6 @@ recording's files."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +11,8 @@ from starlette.routing import Route
 
 from ..blocking import run_blocking
 from ..recordings.files import recording_files
-from ..recordings.voices import add_both_voices, has_both_voices
+from ..recordings.jobs import JobCrashed
+from ..recordings.voices import has_both_voices, mix_voices_job
 from ..records.sessions import (
     check_not_ended,
     insert_session,
@@ -93,7 +93,10 @@ async def recording_media(request: Request) -> Response:
     if not path.is_file():
         raise ApiError(404, "not_found", "this session has no recording (it was declined or never started)")
     if row.state == "ended" and not await run_blocking(has_both_voices, path):
-        await found.jobs.run(path, functools.partial(add_both_voices, path))
+        try:
+            await found.jobs.run(path, mix_voices_job(path))
+        except JobCrashed:
+            pass  # logged; the file as it is still plays, with each voice on a track of its own
     return FileResponse(
         path, media_type="video/webm", filename=f"repairsight-{slug(case.title)}-{session_id}.webm"
     )

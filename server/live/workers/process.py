@@ -10,6 +10,7 @@ visits the sessions in turn and runs vision on each one's newest picture (see ``
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -127,6 +128,7 @@ def worker_process_main(conn: Connection) -> None:
     """The worker process's entry point (``multiprocessing`` spawn target)."""
     # Ctrl-C in a terminal reaches the whole process group: the server shuts its workers down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.enable()  # a native crash leaves the worker's Python stack in the server's log
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     media worker: %(message)s")
     import cv2
 
