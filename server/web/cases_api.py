@@ -27,7 +27,7 @@ from ..records.vocabulary import CaseSource
 from .auth import EDITORS, require_role, require_staff
 from .bodies import CaseCreate, CasePatch, parse_json
 from .errors import ApiError
-from .operations import responds
+from .operations import HeaderParam, responds
 from .pagination import page_fields, page_request
 from .presenters import case_json, case_with_sessions_json, customer_url
 from .procedures_api import check_procedure_id, step_ids_of
@@ -38,6 +38,12 @@ from .state import services
 IDEMPOTENCY_HEADER = "idempotency-key"
 # Printable ASCII, 1 to 255 characters (a UUID, a CRM's ticket id and event): what a header carries safely.
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+IDEMPOTENCY_PARAM = HeaderParam(
+    "Idempotency-Key",
+    "Makes one case per key: a retry with the same key and request answers the same case (200); the "
+    "same key with another request is refused (409).",
+    {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
+)
 
 
 @responds(CasePage, summary="The cases, newest first", access="staff", paged=True)
@@ -139,6 +145,7 @@ async def replayed_link(request: Request, case: Case) -> dict[str, Any] | None:
     status=201,
     body=CaseCreate,
     also={200: CaseCreated, 409: ErrorAnswer},
+    request_headers=(IDEMPOTENCY_PARAM,),
 )
 async def cases_create(request: Request) -> dict[str, Any] | JSONResponse:
     principal = await run_blocking(require_role, request, *EDITORS)

@@ -111,6 +111,15 @@ def _parameters(path: str, operation: Operation) -> list[dict[str, Any]]:
         params.append(
             {"name": query.name, "in": "query", "description": query.description, "schema": {**query.schema}}
         )
+    for header in operation.request_headers:
+        params.append(
+            {
+                "name": header.name,
+                "in": "header",
+                "description": header.description,
+                "schema": {**header.schema},
+            }
+        )
     return params + (PAGE_QUERY if operation.paged else [])
 
 

@@ -31,6 +31,15 @@ class QueryParam:
 
 
 @dataclass(frozen=True)
+class HeaderParam:
+    """A request header the operation reads (beyond authentication), for the document."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+@dataclass(frozen=True)
 class Binary:
     """An answer that is a file, not JSON: its media type."""
 
@@ -51,6 +60,7 @@ class Operation:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Other answers the handler returns itself (as a Response), by status: documented, not checked here.
     also: Mapping[int, Any] = field(default_factory=dict)
+    request_headers: tuple[HeaderParam, ...] = ()
 
     @functools.cached_property
     def adapter(self) -> TypeAdapter[Any]:
@@ -74,6 +84,7 @@ def responds(
     paged: bool = False,
     headers: Mapping[str, str] | None = None,
     also: Mapping[int, Any] | None = None,
+    request_headers: tuple[HeaderParam, ...] = (),
 ) -> Callable[[Handler], Endpoint]:
     """Declare what a handler answers (see the module's docstring)."""
     operation = Operation(
@@ -87,6 +98,7 @@ def responds(
         paged,
         headers=dict(headers or {}),
         also=dict(also or {}),
+        request_headers=request_headers,
     )
 
     def wrap(handler: Handler) -> Endpoint:

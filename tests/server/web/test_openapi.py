@@ -67,6 +67,12 @@ def test_the_document_says_who_may_call_and_what_comes_back(client: TestClient) 
         "$ref": "#/components/schemas/CaseCreate"
     }
     assert set(case_create["responses"]) == {"200", "201", "409", "4XX", "503"}  # 200: a replay
+    [key] = case_create["parameters"]
+    assert (key["name"], key["in"], key["schema"]["pattern"]) == (
+        "Idempotency-Key",
+        "header",
+        "^[\\x21-\\x7e]{1,255}$",
+    )
     assert spec["paths"]["/api/v1/login"]["post"]["security"] == []
     # The request model's rules are the document's: title 1 to 200 characters, no other fields.
     case_body = spec["components"]["schemas"]["CaseCreate"]
