@@ -1,30 +1,36 @@
 """The recording library's search: cases and sessions from the database, chat and steps from the logs.
 
 Chat text, the procedures chosen and the steps reached live only in each session's event log, so
-they are copied into a small table (``search_entries``: session, time, kind, key, text). A
-session is (re)indexed whenever its log's size or modification time differs from what was
-indexed (``search_indexed``), checked at each search: that fills the index for sessions recorded
-before this module existed, picks up sessions as they end, and needs no hook in the live session.
-A stat per session per search is cheap next to the query itself.
+they are copied into a small table (``search_entries``: session, time, kind, key, text, words),
+and so are the searched fields of the session's case (title, device model, notes), so that one
+word index answers a query for all of them (``records/search_text.py``: any script, whatever the
+case and accents). A recorded session is (re)indexed whenever its log's size or modification time,
+or its case's fields, differ from what was indexed (``search_indexed``), checked at each search:
+that fills the index for sessions recorded before this module existed, picks up sessions as they
+end and cases as they are edited, and needs no hook in the live session or the case's routes. A
+stat per session per search is cheap next to the query itself.
 
 Blocking (the database, files): the API runs these in the thread pool.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
 
 from ..clock import iso
 from ..records.database import Database
 from ..records.models import Case, RepairSession
 from ..records.models import search_entries as entries
 from ..records.models import search_indexed as indexed
+from ..records.search_text import indexed_words, words_match, words_of
 from ..records.vocabulary import PLAYABLE_RECORDINGS
 from .eventlog import read_events
 from .files import recording_files
@@ -33,6 +39,8 @@ from .timeline import ProcedureLookup, Timeline, build_timeline, step_title
 logger = logging.getLogger(__name__)
 
 MAX_HITS_PER_SESSION = 5
+# The case's fields a query searches, in the order ``matched_in`` names them.
+CASE_FIELDS = ("title", "device_model", "notes")
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,20 @@ def _signature(path: Path) -> str | None:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def _case_signature(case: Case) -> str:
+    fields = "\x1f".join(getattr(case, name) or "" for name in CASE_FIELDS)
+    return hashlib.sha256(fields.encode()).hexdigest()
+
+
 def _entries_of(session_id: str, timeline: Timeline) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
-        {"kind": "chat", "key": line.from_role, "text": line.text, "t_ms": line.t_ms}
+        {
+            "kind": "chat",
+            "key": line.from_role,
+            "text": line.text,
+            "t_ms": line.t_ms,
+            "words": indexed_words(line.text),
+        }
         for line in timeline.chat
     ]
     chosen: set[str] = set()
@@ -90,57 +109,98 @@ def _entries_of(session_id: str, timeline: Timeline) -> list[dict[str, Any]]:
                     "key": shown.procedure_id,
                     "text": shown.procedure_id,
                     "t_ms": shown.t_ms,
+                    "words": "",
                 }
             )
         if shown.step_id is not None:
             rows.append(
-                {"kind": "step", "key": shown.procedure_id, "text": shown.step_id, "t_ms": shown.t_ms}
+                {
+                    "kind": "step",
+                    "key": shown.procedure_id,
+                    "text": shown.step_id,
+                    "t_ms": shown.t_ms,
+                    "words": "",
+                }
             )
     for procedure_id in timeline.procedure_ids:
         if procedure_id not in chosen:
-            rows.append({"kind": "procedure", "key": procedure_id, "text": procedure_id, "t_ms": 0})
+            rows.append(
+                {"kind": "procedure", "key": procedure_id, "text": procedure_id, "t_ms": 0, "words": ""}
+            )
     return [{**row, "session_id": session_id} for row in rows]
 
 
-def index_session(db: Database, recordings_dir: Path, session_id: str) -> None:
-    """(Re)build one session's entries from its event log, if the log changed since last time."""
-    path = recording_files(recordings_dir, session_id).events
-    signature = _signature(path)
+def _case_entries(session_id: str, case: Case) -> list[dict[str, Any]]:
+    return [
+        {
+            "session_id": session_id,
+            "kind": "case",
+            "key": name,
+            "text": value,
+            "t_ms": 0,
+            "words": indexed_words(value),
+        }
+        for name in CASE_FIELDS
+        if (value := getattr(case, name) or "")
+    ]
+
+
+def _replace(s: Session, session_id: str, kinds: ColumnElement[bool], rows: list[dict[str, Any]]) -> None:
+    s.execute(delete(entries).where(entries.c.session_id == session_id, kinds))
+    if rows:
+        s.execute(insert(entries), rows)
+
+
+def _index_session(
+    db: Database, recordings_dir: Path, session_id: str, case: Case, known: tuple[str, str | None] | None
+) -> bool:
+    """(Re)build the entries of one session whose log or case changed since ``known`` (its
+    ``search_indexed`` row's signatures); returns whether anything was. A log that is gone leaves
+    the entries made from it."""
+    old_log, old_case = known if known is not None else ("", None)
+    log = _signature(recording_files(recordings_dir, session_id).events)
+    case_signature = _case_signature(case)
+    log_rows = None
+    if log is not None and log != old_log:
+        events, _cut_off = read_events(recording_files(recordings_dir, session_id).events)
+        log_rows = _entries_of(session_id, build_timeline(events))
+    if log_rows is None and case_signature == old_case:
+        return False
     with db.session() as s:
-        known = s.scalar(select(indexed.c.signature).where(indexed.c.session_id == session_id))
-    if signature is None or known == signature:
-        return
-    events, _cut_off = read_events(path)
-    rows = _entries_of(session_id, build_timeline(events))
-    with db.session() as s:
-        s.execute(delete(entries).where(entries.c.session_id == session_id))
-        if rows:
-            s.execute(insert(entries), rows)
+        if log_rows is not None:
+            _replace(s, session_id, entries.c.kind != "case", log_rows)
+        if case_signature != old_case:
+            _replace(s, session_id, entries.c.kind == "case", _case_entries(session_id, case))
         s.execute(delete(indexed).where(indexed.c.session_id == session_id))
-        s.execute(insert(indexed).values(session_id=session_id, signature=signature))
+        s.execute(
+            insert(indexed).values(
+                session_id=session_id,
+                signature=log if log_rows is not None else old_log,
+                case_signature=case_signature,
+            )
+        )
+    return True
 
 
 def refresh_index(db: Database, recordings_dir: Path) -> int:
-    """Index every session whose event log is new or changed; returns how many were (re)indexed."""
+    """Index every recorded session whose event log is new or changed, or whose case's searched
+    fields changed; returns how many were (re)indexed."""
     with db.session() as s:
-        session_ids = list(s.scalars(select(RepairSession.id)))
-        known = {row.session_id: row.signature for row in s.execute(select(indexed))}
+        recorded = list(
+            s.execute(
+                select(RepairSession.id, Case)
+                .join(Case, Case.id == RepairSession.case_id)
+                .where(RepairSession.recording_status.in_(PLAYABLE_RECORDINGS))
+            )
+        )
+        known = {row.session_id: (row.signature, row.case_signature) for row in s.execute(select(indexed))}
     count = 0
-    for session_id in session_ids:
-        signature = _signature(recording_files(recordings_dir, session_id).events)
-        if signature is not None and known.get(session_id) != signature:
-            try:
-                index_session(db, recordings_dir, session_id)
-            except OSError:
-                logger.warning("session %s: its event log could not be read for the search index", session_id)
-                continue
-            count += 1
+    for session_id, case in recorded:
+        try:
+            count += _index_session(db, recordings_dir, session_id, case, known.get(session_id))
+        except OSError:
+            logger.warning("session %s: its event log could not be read for the search index", session_id)
     return count
-
-
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _seconds(t_ms: int) -> str:
@@ -165,7 +225,13 @@ def search_library(
     """Recorded sessions (complete or partial) that match every given filter, newest first.
 
     Each result names the moment to open: the chapter of ``step`` when it is given (with the step's
-    title, through ``procedures``), else the first chat line matching ``q``, else the start."""
+    title, through ``procedures``), else the first chat line matching ``q``, else the start. ``q``
+    matches its words in that order, whatever their case and accents, the last one also as the start
+    of a word (``records/search_text.py``); a ``q`` with no word in it (only punctuation or emoji)
+    matches nothing."""
+    words = words_of(query.q) if query.q else []
+    if query.q and not words:
+        return []
     refresh_index(db, recordings_dir)
     when = func.coalesce(RepairSession.started_at, RepairSession.created_at)
     statement = (
@@ -202,20 +268,24 @@ def search_library(
             )
             step_at = {session_id: int(t_ms) for session_id, t_ms in found}
         chat_hits: dict[str, list[dict[str, Any]]] = {}
-        if query.q:
-            found_chat = s.execute(
-                select(entries.c.session_id, entries.c.t_ms, entries.c.key, entries.c.text)
+        case_hits: dict[str, set[str]] = {}
+        if words:
+            found_text = s.execute(
+                select(entries.c.session_id, entries.c.kind, entries.c.key, entries.c.t_ms, entries.c.text)
                 .where(
-                    entries.c.kind == "chat",
+                    entries.c.kind.in_(("chat", "case")),
                     entries.c.session_id.in_(ids),
-                    func.lower(entries.c.text).like(_like(query.q), escape="\\"),
+                    words_match(db.engine.dialect.name, words),
                 )
-                .order_by(entries.c.session_id, entries.c.t_ms)
+                .order_by(entries.c.session_id, entries.c.t_ms, entries.c.id)
             )
-            for session_id, t_ms, from_role, text in found_chat:
+            for session_id, kind, key, t_ms, text in found_text:
+                if kind == "case":
+                    case_hits.setdefault(session_id, set()).add(key)
+                    continue
                 hits = chat_hits.setdefault(session_id, [])
                 if len(hits) < MAX_HITS_PER_SESSION:
-                    hits.append({"t_ms": t_ms, "from_role": from_role, "text": text})
+                    hits.append({"t_ms": t_ms, "from_role": key, "text": text})
         procedures_of: dict[str, list[str]] = {}
         for session_id, procedure_id in s.execute(
             select(entries.c.session_id, entries.c.key)
@@ -226,19 +296,12 @@ def search_library(
                 procedures_of[session_id].append(procedure_id)
 
     results = []
-    needle = query.q.lower() if query.q else None
     for row, case in rows:
         if query.step and row.id not in step_at:
             continue
         matched_in: list[str] = []
-        if needle:
-            for name, value in (
-                ("title", case.title),
-                ("device_model", case.device_model),
-                ("notes", case.notes),
-            ):
-                if needle in (value or "").lower():
-                    matched_in.append(name)
+        if words:
+            matched_in = [name for name in CASE_FIELDS if name in case_hits.get(row.id, ())]
             if row.id in chat_hits:
                 matched_in.append("chat")
             if not matched_in:

@@ -140,24 +140,34 @@ class RepairSession(Base):
 
 
 # The search index of the recording library (``server/recordings/search.py`` fills and reads it):
-# what a session's event log holds that the rows above do not, one row per chat line, procedure
-# chosen and step reached.
+# one row per chat line, procedure chosen and step reached (what a session's event log holds that
+# the rows above do not), and per searched field of the session's case.
 search_entries = Table(
     "search_entries",
     Base.metadata,
+    # The row's number: SQLite's word index (``search_text.py``) refers to rows by it.
+    Column("id", Integer, primary_key=True, autoincrement=True),
     Column("session_id", String(32), index=True, nullable=False),
     Column("t_ms", Integer, nullable=False),
-    # chat: key = from_role; procedure: key = procedure id; step: key = procedure id, text = step id
+    # chat: key = from_role; procedure: key = procedure id; step: key = procedure id, text = step id;
+    # case: key = the case's field (title, device_model, notes), text = its value
     Column("kind", String(16), nullable=False),
     Column("key", String(100), nullable=True),
     Column("text", Text, nullable=False),
+    # ``text``'s folded words, what a query matches (``search_text.indexed_words``); empty for the
+    # kinds a query does not search (procedure, step). Indexed by revision 0007, per database: on
+    # SQLite by triggers into an FTS5 table, so a later revision that rebuilds this table (a batch
+    # operation) must make those triggers again.
+    Column("words", Text, nullable=False, default=""),
 )
-# Which version of each session's log the entries were made from (its size and mtime).
+# What each session's entries were made from: its log's size and mtime (``signature``, empty while
+# it has no log) and a hash of its case's searched fields (``case_signature``).
 search_indexed = Table(
     "search_indexed",
     Base.metadata,
     Column("session_id", String(32), primary_key=True),
     Column("signature", String(64), nullable=False),
+    Column("case_signature", String(64), nullable=True),
 )
 
 
