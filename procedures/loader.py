@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from procedures.languages import label_translations, procedure_in, translation_language
 from procedures.schema import ProcedureSpec, StepSpec, coordinate_problems, describe_validation_error
 from vision.annotations import Annotation
 from vision.markers import MatLayout, render_mat, repair_mat_layout, write_mat_pdf
@@ -248,6 +249,24 @@ class LoadedProcedure:
 
     # --- JSON for clients ---------------------------------------------------------------------
 
+    @property
+    def language(self) -> str:
+        """The main language: the steps' own texts, the console's, the recordings' and exports'."""
+        return self.spec.language
+
+    def languages(self) -> tuple[str, ...]:
+        """The main language, then every translation's, as the file lists them."""
+        return (self.spec.language, *self.spec.translations)
+
+    def language_for(self, wanted: str | None) -> str:
+        """The language the texts are shown in for someone who wants ``wanted`` (procedures/languages.py)."""
+        return translation_language(self.spec, wanted)
+
+    def label_translations(self, wanted: str | None, step_id: str) -> dict[str, str]:
+        """The step's labels that read otherwise in ``wanted``'s language: main text -> translated."""
+        self.step(step_id)
+        return label_translations(self.spec, wanted, step_id)
+
     def _step_json(self, step: StepSpec) -> dict[str, Any]:
         completion = step.completion.as_dict()
         rule = self._rules[step.id]
@@ -261,25 +280,30 @@ class LoadedProcedure:
             "instruction": step.instruction,
             "safety": list(step.safety),
             "completion": completion,
-            "annotations": [a.to_dict() for a in self._annotations[step.id]],
+            "annotations": [a.to_dict() for a in step.annotation_objects()],
             "target": None
             if step.target is None
             else {"polygon_ref_px": [[float(x), float(y)] for x, y in step.target.polygon_ref_px]},
         }
 
-    def to_json(self) -> dict[str, Any]:
-        """The whole procedure for clients (``GET /api/procedures/{id}``; the ``procedure`` message)."""
+    def to_json(self, language: str | None = None) -> dict[str, Any]:
+        """The whole procedure for clients (``GET /api/procedures/{id}``; the ``procedure`` message),
+        its texts in the language picked for ``language`` (None: the main language), each text a
+        translation leaves out in the main one; ``language`` says which language it is in."""
+        spec = procedure_in(self.spec, language)
         return {
             "id": self.id,
-            "title": self.spec.title,
+            "title": spec.title,
+            "language": spec.language,
+            "languages": list(self.languages()),
             "device": {
-                "model": self.spec.device.model,
+                "model": spec.device.model,
                 "anchor": self.anchor,
                 "reference_url": f"/api/procedures/{self.id}/reference",
                 "reference_size": list(self.reference_size),
                 "mat_url": f"/api/procedures/{self.id}/mat.pdf" if self._layout is not None else None,
             },
-            "steps": [self._step_json(step) for step in self.spec.steps],
+            "steps": [self._step_json(step) for step in spec.steps],
         }
 
     def summary_json(self) -> dict[str, Any]:

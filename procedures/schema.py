@@ -9,6 +9,10 @@ then :func:`coordinate_problems` checks every point against the reference size. 
 Annotations and completion rules are checked with vision's own parsers
 (:func:`vision.annotations.annotation_from_dict`, :func:`vision.steps.step_rule_from_dict`), so a
 procedure that loads is one the pipeline accepts.
+
+``translations`` give the customer-facing texts in other languages (:class:`TranslationSpec`); they
+are checked against the steps they translate (:func:`translation_problems`), and
+``procedures/languages.py`` is the one place that picks a translation and falls back per field.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ from vision.annotations import Annotation, Arrow, Circle, Label, Polyline, Rect,
 from vision.steps import StepRule, step_rule_from_dict
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A language tag as the customer page's catalogs are named (server/languages.py), in its canonical
+# spelling: lower-case language, then an upper-case region or a title-case script (``pt-BR``, ``zh-Hant``).
+LANGUAGE_TAG_RE = re.compile(r"^[a-z]{2,3}(-(?:[A-Z]{2}|[0-9]{3}|[A-Z][a-z]{3}|[a-z0-9]{5,8}))*$")
+MAX_TRANSLATIONS = 50
 MAX_SLUG_CHARS = 100  # the cases table keeps procedure_id in 100 characters
 MAX_TEXT_CHARS = 200
 MAX_INSTRUCTION_CHARS = 2000
@@ -77,7 +85,36 @@ def _positive_ms(value: Any) -> int | None:
     return value
 
 
+def _canonical_tag(tag: str) -> str:
+    """``PT-br`` -> ``pt-BR``, ``zh-hant`` -> ``zh-Hant`` (the spelling an author is told to use)."""
+    parts = tag.split("-")
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(part.upper() if len(part) == 2 else part.title() if len(part) == 4 else part.lower())
+    return "-".join(out)
+
+
+def language_tag_problem(tag: object) -> str | None:
+    """Why ``tag`` is not a language tag as procedures spell them (None when it is one)."""
+    if not isinstance(tag, str) or len(tag) > 35:
+        return f"{tag!r} is not a language code; use a tag such as 'de', 'pt-BR' or 'ar'"
+    if LANGUAGE_TAG_RE.match(tag):
+        return None
+    canonical = _canonical_tag(tag)
+    if LANGUAGE_TAG_RE.match(canonical):
+        return f"{tag!r}: write the language code as {canonical!r}"
+    return f"{tag!r} is not a language code; use a tag such as 'de', 'pt-BR' or 'ar'"
+
+
+def _language_tag(value: str) -> str:
+    problem = language_tag_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 Slug = Annotated[str, AfterValidator(_slug)]
+LanguageTag = Annotated[str, AfterValidator(_language_tag)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Coordinate = Annotated[float, BeforeValidator(_coordinate)]
 PointRefPx = tuple[Coordinate, Coordinate]
@@ -186,14 +223,43 @@ class StepSpec(_Model):
     def annotation_objects(self) -> tuple[Annotation, ...]:
         return tuple(annotation_from_dict(a) for a in self.annotations)
 
+    def labels(self) -> tuple[str, ...]:
+        """The texts its annotations show (a label annotation's text, the others' labels), in order."""
+        return tuple(a.label for a in self.annotation_objects() if a.label)
+
+
+class StepTranslation(_Model):
+    """One step's texts in another language; what is left out is shown in the main language.
+
+    ``labels`` maps an annotation's label in the main language to its translation (a step's
+    label annotations by their ``text``), so a translator sees what they translate.
+    """
+
+    title: Text | None = None
+    instruction: str | None = Field(default=None, min_length=1, max_length=MAX_INSTRUCTION_CHARS)
+    safety: list[Text] | None = Field(default=None, max_length=20)
+    labels: dict[str, Text] = Field(default_factory=dict, max_length=MAX_ANNOTATIONS_PER_STEP)
+
+
+class TranslationSpec(_Model):
+    """The customer-facing texts of a procedure in one more language (docs/procedures.md, "Languages")."""
+
+    title: Text | None = None
+    device_model: Text | None = None
+    steps: dict[str, StepTranslation] = Field(default_factory=dict, max_length=MAX_STEPS)
+
 
 class ProcedureSpec(_Model):
     """One ``procedure.yaml``, as docs/procedures.md describes it."""
 
     id: Slug
     title: Text
+    # The language the procedure is written in: what the expert's console, recordings and exports
+    # show, and what every translation falls back to.
+    language: LanguageTag = "en"
     device: DeviceSpec
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
+    translations: dict[str, TranslationSpec] = Field(default_factory=dict, max_length=MAX_TRANSLATIONS)
 
     @field_validator("steps")
     @classmethod
@@ -204,6 +270,57 @@ class ProcedureSpec(_Model):
                 raise ValueError(f"step id {step.id!r} is used twice; step ids must be unique")
             seen.add(step.id)
         return steps
+
+    @model_validator(mode="after")
+    def _translations_fit(self) -> ProcedureSpec:
+        problems = translation_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def translation_problems(spec: ProcedureSpec) -> list[str]:
+    """Every translation that does not fit the procedure: a key that is not a language code (or is
+    the main language), a step the procedure lacks, a label no annotation of the step shows, a
+    different number of safety notes. Each names ``translations.<language>...`` so it can be found."""
+    steps = {step.id: step for step in spec.steps}
+    problems: list[str] = []
+    for language, translation in spec.translations.items():
+        where = f"translations.{language}"
+        problem = language_tag_problem(language)
+        if problem is not None:
+            problems.append(f"translations: {problem}")
+            continue
+        if language == spec.language:
+            problems.append(
+                f"{where}: {language!r} is the procedure's main language (language: {spec.language}); "
+                "its texts are the steps' own, so remove this translation"
+            )
+            continue
+        for step_id, texts in translation.steps.items():
+            step = steps.get(step_id)
+            if step is None:
+                problems.append(
+                    f"{where}.steps: {step_id!r} is not a step of this procedure; its steps are "
+                    f"{', '.join(steps)}"
+                )
+                continue
+            at = f"{where}.steps.{step_id}"
+            if texts.safety is not None and len(texts.safety) != len(step.safety):
+                problems.append(
+                    f"{at}.safety: {len(texts.safety)} note(s), but the step has {len(step.safety)}; "
+                    "translate each of its safety notes, in the same order"
+                )
+            labels = step.labels()
+            for label in texts.labels:
+                if label not in labels:
+                    shown = ", ".join(repr(text) for text in labels) if labels else "none"
+                    problems.append(
+                        f"{at}.labels: no annotation of step {step_id!r} has the label {label!r} "
+                        f"(its labels: {shown}); key each translation by the label's text in "
+                        f"the main language"
+                    )
+    return problems
 
 
 # --- coordinates against the reference image ------------------------------------------------------

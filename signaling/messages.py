@@ -18,6 +18,8 @@ from . import json_limits
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_CHAT_CHARS = 2000
 MAX_SDP_CHARS = 60_000
+# Steps of the customer's video on a weak link (``client_web/js/link-adapt.js`` has four, 0-3).
+MAX_LINK_LEVEL = 9
 # The protocol's version, sent in every ``join``: a page from before a change to the protocol (a
 # tab left open across an upgrade, or a cached script) is told to reload rather than half-work.
 # Raise it with every change that an older page would misread; ``client_web/js/signaling.js``
@@ -102,6 +104,42 @@ class ClientProblem(_Message):
 
     type: Literal["client_problem"] = "client_problem"
     problem: str = Field(min_length=1, max_length=500)
+
+
+class LinkFigures(_Message):
+    """How the customer's link is doing, as the customer's page reads its own sender's statistics
+    once a second (W3C webrtc-stats): whether it is ``weak``, the ``level`` its video is stepped down
+    to (0 the camera as it is, up to :data:`MAX_LINK_LEVEL`), what it sends (``sent_kbps``, audio
+    and video), the video it sends (``video_fps``, ``video_width`` x ``video_height``), the share of
+    its packets lost on the way to the server (``loss_pct``), the round trip (``rtt_ms``) and the
+    browser's bandwidth estimate (``available_kbps``); None where the browser had no figure yet."""
+
+    weak: bool
+    level: int = Field(ge=0, le=MAX_LINK_LEVEL)
+    sent_kbps: float | None = Field(default=None, ge=0, le=1_000_000)
+    video_fps: float = Field(default=0, ge=0, le=1000)
+    video_width: int = Field(default=0, ge=0, le=16384)
+    video_height: int = Field(default=0, ge=0, le=16384)
+    loss_pct: float | None = Field(default=None, ge=0, le=100)
+    rtt_ms: float | None = Field(default=None, ge=0, le=600_000)
+    available_kbps: float | None = Field(default=None, ge=0, le=100_000_000)
+
+
+class LinkReport(LinkFigures):
+    """Customer only, while live: its link's figures, once a second while the link is weak, at each
+    change, and every few seconds otherwise (``client_web/js/link-adapt.js``). Passed on to the
+    expert as the server's ``link_quality``."""
+
+    type: Literal["link_quality"] = "link_quality"
+
+
+class SetLanguage(_Message):
+    """Customer only, any time after ``joined``: its page is now shown in ``language`` (the picker
+    changed it). The server sends the customer the procedure in that language, its overlay labels
+    follow, and the expert is told (``participant_info``)."""
+
+    type: Literal["set_language"] = "set_language"
+    language: str = Field(max_length=35, pattern=LANGUAGE_TAG_PATTERN)
 
 
 class EndSession(_Message):
@@ -201,7 +239,9 @@ ClientMessage = Annotated[
     | PointerMove
     | TakeSnapshot
     | SetBurnIn
-    | ClientProblem,
+    | ClientProblem
+    | LinkReport
+    | SetLanguage,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -220,6 +260,8 @@ CLIENT_TYPES = (
     "snapshot",
     "burn_in",
     "client_problem",
+    "link_quality",
+    "set_language",
 )
 
 
@@ -312,9 +354,12 @@ class Error(_Message):
 
 
 class ProcedureState(_Message):
-    """Server, to both sides: on join and whenever the expert picks a procedure or the step changes.
+    """Server, to both sides: on join and whenever the expert picks a procedure or the step changes
+    (and to the customer when its ``set_language`` changes its language).
 
-    ``procedure`` is the procedure as ``GET /api/procedures/{id}`` gives it (None: no procedure);
+    ``procedure`` is the procedure as ``GET /api/procedures/{id}`` gives it (None: no procedure),
+    its texts in the receiver's language: the expert's in the procedure's main language, the
+    customer's in its page's language where the procedure has a translation (``procedure.language``);
     ``step_id``/``step_index`` is the current step, ``completed`` the steps done so far.
     """
 
@@ -407,6 +452,15 @@ class VisionStatus(_Message):
     message: str
 
 
+class LinkQuality(LinkFigures):
+    """Server, to the expert: the customer's last ``link_quality`` figures, as the page sent them
+    (and at the expert's join, when the customer's last report is recent). The console shows a
+    "weak connection" sign with them while ``weak``."""
+
+    type: Literal["link_quality"] = "link_quality"
+    role: Role = "customer"
+
+
 class ArStateUpdate(_Message):
     """Server, on the ``ar`` data channel (unordered, no retransmits: the newest wins), to both
     sides, at the rate vision runs: where the device is in the frame ``timestamp_ms`` and what
@@ -458,6 +512,7 @@ ServerMessage = (
     | BurnInState
     | VisionStatus
     | ParticipantInfo
+    | LinkQuality
 )
 
 

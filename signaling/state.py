@@ -16,6 +16,7 @@ from .messages import (
     ClientMessage,
     EndSession,
     Join,
+    LinkReport,
     PointerMove,
     Presence,
     PresenceStatus,
@@ -26,6 +27,7 @@ from .messages import (
     ServerMessage,
     SessionEnded,
     SetBurnIn,
+    SetLanguage,
     SetProcedure,
     StepCommand,
     TakeSnapshot,
@@ -42,6 +44,7 @@ EXPERT_ONLY = (
     TakeSnapshot,
     SetBurnIn,
 )
+CUSTOMER_ONLY = (SetLanguage, LinkReport)
 
 # WebSocket close codes (RFC 6455 section 7.4; 4000-4999 are for applications).
 CLOSE_NORMAL = 1000
@@ -129,6 +132,8 @@ class SessionMachine:
             raise ProtocolError("session_ended", "this session has ended")
         if isinstance(message, EXPERT_ONLY) and role != "expert":
             raise ProtocolError("forbidden", f"only the expert may send '{message.type}'")
+        if isinstance(message, CUSTOMER_ONLY) and role != "customer":
+            raise ProtocolError("forbidden", f"only the customer may send '{message.type}'")
         return role
 
     def broadcast(self, message: ServerMessage) -> list[Action]:

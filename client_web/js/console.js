@@ -4,6 +4,7 @@
 import { endSessionRest, getCase, getSession, idFromPath } from './api.js';
 import { bindConsoleAr } from './console-ar.js';
 import { loadUser } from './header.js';
+import { bindLinkSign } from './link-sign.js';
 import { PeerSession, exposeForTests, preferVp8 } from './peer.js';
 import { renderSessionLink } from './session-link.js';
 import { bindChat, bindErrors, makeLastedClock, showRecording, stopStream } from './session-ui.js';
@@ -218,6 +219,7 @@ async function main() {
   ar = bindConsoleAr(live, { video, notify });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'expert', notify });
   bindErrors(live, notify);
+  bindLinkSign(live, byId('link-status'));
   // The customer's browser, and what keeps it out of the call when something does.
   live.signaling.on('participant_info', (m) => {
     const browser = byId('customer-browser');

@@ -8,10 +8,11 @@ import { idFromPath, reportCustomerProblem } from './api.js';
 import { addCameraMedia, cameraProblem, openCamera } from './camera.js';
 import { bindCustomerAr } from './customer-ar.js';
 import { explain, inEnglish, listOf, onLanguageChange, setText, t } from './i18n.js';
+import { adaptToLink } from './link-adapt.js';
 import { PeerSession, exposeForTests } from './peer.js';
 import { bindCameraControls, bindTapToHear, keepScreenAwake } from './phone.js';
-import { bindChat, bindErrors, makeLastedClock, showCallEnded, showRecording } from './session-ui.js';
-import { joinCustomer } from './signaling.js';
+import { bindChat, bindErrors, makePresenceLine, showCallEnded, showRecording } from './session-ui.js';
+import { joinCustomer, setLanguage } from './signaling.js';
 import { byId, makeNotifier, sentence } from './ui.js';
 
 /** How long an expert's chat line stays over the camera view: long enough to read three lines. */
@@ -26,10 +27,8 @@ const notify = makeNotifier(byId('notices'));
 /** @type {MediaStream|null} */
 let camera = null;
 let consent = false;
-let expertSeen = false;
 /** The AR view (overlay, steps, pointer), once the session starts. */
 let ar = null;
-const lasted = makeLastedClock();
 
 /** The resume secret of this tab's seat, if it joined this session before. */
 function storedResume() {
@@ -68,24 +67,8 @@ const onTrack = (event) => { if (event.track.kind === 'audio') hearExpert(event.
 /** The screen kept on and the camera controls, while the session runs (phone.js). */
 let phone = null;
 
-function showPresence(live) {
-  const status = live.state.presence.expert || 'left';
-  if (status === 'joined') expertSeen = true;
-  const mine = lasted('self', live.state.status === 'reconnecting');
-  const theirs = lasted('expert', live.state.joined && status === 'reconnecting');
-  let text;
-  let tone = '';
-  if (live.state.status === 'connecting') text = t('presence.connecting');
-  else if (live.state.status === 'reconnecting') [text, tone] = [t('presence.reconnecting', { time: mine }), 'warn'];
-  else if (!live.state.joined) return;
-  else if (status === 'joined') [text, tone] = [t('presence.expertConnected'), 'ok'];
-  else if (status === 'reconnecting') [text, tone] = [t('presence.expertReconnecting', { time: theirs }), 'warn'];
-  else if (expertSeen) [text, tone] = [t('presence.expertLeft'), 'bad'];
-  else text = t('presence.waiting');
-  const line = byId('presence');
-  line.textContent = text;
-  line.dataset.tone = tone;
-}
+/** The status line (session-ui.js), once the session starts. */
+let showPresence = () => {};
 
 function recordingStatus(live) {
   const status = live.state.recordingStatus;
@@ -109,7 +92,7 @@ function onStatus(live, status, detail) {
   if (status === 'ended') showEnded(t('ended.thanks'));
   else if (status === 'replaced') showEnded(t('ended.replaced'));
   else if (status === 'refused') showEnded(sentence(explain(detail)) || t('ended.refused'));
-  else showPresence(live);
+  else showPresence();
   if (status === 'joined') showRecording(byId('recording-badge'), recordingStatus(live));
 }
 
@@ -202,18 +185,24 @@ function startSession() {
     onStatus: (status, detail) => onStatus(live, status, detail),
   });
   exposeForTests(live);
+  showPresence = makePresenceLine(live, byId('presence'), () => t('presence.waiting'));
   phone = bindPhone(live);
+  // The video steps down on a weak link and back up after it (link-adapt.js); the voices go first.
+  window.repairsight.link = adaptToLink({ getPc: () => live.pc, send: (message) => live.send(message) }).state;
   ar = bindCustomerAr(live, { video: /** @type {HTMLVideoElement} */ (byId('local-video')) });
   bindChat(live, { log: byId('chat-log'), input: byId('chat-input'), button: byId('chat-send'), selfRole: 'customer', notify });
   bindChatAlerts(live);
   bindErrors(live, notify);
   live.signaling.on('joined', (joined) => keepResume(joined.resume || null));
-  live.signaling.on('presence', () => showPresence(live));
-  setInterval(() => showPresence(live), 1000); // the reconnecting timers
+  live.signaling.on('presence', () => showPresence());
+  setInterval(() => showPresence(), 1000); // the reconnecting timers
   live.signaling.on('recording', () => showRecording(byId('recording-badge'), recordingStatus(live)));
-  onLanguageChange(() => {
-    showPresence(live);
+  onLanguageChange((code) => {
+    showPresence();
     if (live.state.joined) showRecording(byId('recording-badge'), recordingStatus(live));
+    // The procedure's steps and overlay labels follow (the server sends them in this language); a
+    // page not joined now says its language in its next join.
+    if (live.state.joined) live.send(setLanguage(code));
   });
   live.start();
 }

@@ -13,8 +13,9 @@ import { currentStep } from './ar-session.js';
 import { addCameraMedia, cameraProblem, openCamera } from './camera.js';
 import { bindTapToHear } from './phone.js';
 import { allStepsDone, bindCustomerAr } from './customer-ar.js';
+import { explain, listOf, onLanguageChange, setText, t } from './i18n.js';
 import { PeerSession, exposeForTests } from './peer.js';
-import { bindChat, bindErrors, showCallEnded, showRecording, stopStream } from './session-ui.js';
+import { bindChat, bindErrors, makePresenceLine, showCallEnded, showRecording, stopStream } from './session-ui.js';
 import { joinCustomer } from './signaling.js';
 import { byId, el, makeNotifier, sentence } from './ui.js';
 
@@ -37,10 +38,13 @@ let ar = null;
 let live = null;
 /** 'running' | 'escalated' | 'picked_up' | 'fixed' */
 let runState = 'running';
-let expertSeen = false;
 let queueTimer = null;
 /** The last `procedure` message. */
 let procedureState = null;
+/** The status line (session-ui.js), once the session starts. */
+let presenceLine = () => {};
+/** The last place in the queue shown, to say again in another language. */
+let placeShown = null;
 
 /** @param {string} text */
 function showProblem(text) {
@@ -99,39 +103,30 @@ function runCall(path, body) {
 async function showIntro() {
   try {
     const { procedure } = await api(`/help/${encodeURIComponent(linkToken)}/procedure`, { redirectOn401: false });
-    byId('intro-heading').textContent = `Fix it yourself: ${procedure.title}`;
-    document.title = `${procedure.title} · RepairSight`;
-    byId('device-line').textContent = `For: ${procedure.device.model}`;
+    setText(byId('intro-heading'), 'help.heading', { title: procedure.title });
+    setText(document.querySelector('title'), 'help.pageTitleOf', { title: procedure.title });
+    setText(byId('device-line'), 'help.deviceFor', { model: procedure.device.model });
     const steps = procedure.steps || [];
-    byId('step-total').textContent = `${steps.length} step${steps.length === 1 ? '' : 's'}, a few minutes.`;
+    setText(byId('step-total'), 'help.stepTotal', { count: steps.length });
     const safety = [...new Set(steps.flatMap((s) => (Array.isArray(s.safety) ? s.safety : [])))];
     byId('intro-safety').replaceChildren(...safety.map((line) => el('li', {}, `⚠ ${line}`)));
     byId('intro-safety').hidden = safety.length === 0;
   } catch (error) {
-    showProblem(error.message);
+    showProblem(explain(error));
     byId('start-button').disabled = true;
   }
 }
 
 // --- the session -------------------------------------------------------------------------------------
 
+/** Before an expert comes: alone with the guide, or waiting for one. */
+function aloneText() {
+  return runState === 'escalated' || runState === 'picked_up' ? t('help.waitingForExpert') : t('help.guided');
+}
+
 function showPresence() {
-  const status = live.state.presence.expert || 'left';
-  if (status === 'joined') expertSeen = true;
-  let text;
-  let tone = '';
-  if (live.state.status === 'connecting') text = 'Connecting…';
-  else if (live.state.status === 'reconnecting') [text, tone] = ['Reconnecting…', 'warn'];
-  else if (!live.state.joined) return;
-  else if (status === 'joined') [text, tone] = ['Expert connected', 'ok'];
-  else if (status === 'reconnecting') [text, tone] = ['The expert is reconnecting…', 'warn'];
-  else if (expertSeen) [text, tone] = ['The expert left', 'bad'];
-  else if (runState === 'escalated' || runState === 'picked_up') text = 'Waiting for an expert…';
-  else text = 'Guided repair';
-  const line = byId('presence');
-  line.textContent = text;
-  line.dataset.tone = tone;
-  if (status === 'joined') showQueue(null);
+  presenceLine();
+  if (live.state.presence.expert === 'joined') showQueue(null);
 }
 
 function recordingStatus() {
@@ -148,15 +143,15 @@ function showEnded(text) {
 function onStatus(status, detail) {
   if (status === 'problem') {
     const line = byId('call-problem');
-    line.textContent = `${sentence(detail && detail.message)} Try reloading the page, or open the link in another browser (Chrome, Safari, Firefox or Edge).`;
+    line.textContent = t('help.problemCall', { problem: sentence(explain(detail)) });
     line.hidden = false;
     return;
   }
   if (status === 'ended' || status === 'refused') keepRun(null);
   if (status === 'ended') {
-    showEnded(runState === 'fixed' ? 'Great, it is fixed. Thank you!' : 'The session has ended. Thank you!');
-  } else if (status === 'replaced') showEnded('This session was opened in another tab');
-  else if (status === 'refused') showEnded(sentence(detail && detail.message) || 'This link cannot be used any more.');
+    showEnded(runState === 'fixed' ? t('help.endedFixed') : t('ended.thanks'));
+  } else if (status === 'replaced') showEnded(t('ended.replaced'));
+  else if (status === 'refused') showEnded(sentence(explain(detail)) || t('ended.refused'));
   else showPresence();
   if (status === 'joined') showRecording(byId('recording-badge'), recordingStatus());
 }
@@ -174,8 +169,8 @@ function showRunControls(state) {
   const manual = Boolean(step && step.completion && step.completion.kind === 'manual');
   byId('done-button').hidden = !(alone && !finished && manual);
   byId('fixed-question').hidden = !(alone && finished);
-  if (finished && alone) byId('step-instruction').textContent = 'Check your device now.';
-  if (finished && !alone) byId('step-instruction').textContent = 'The expert will tell you what happens next.';
+  if (finished && alone) byId('step-instruction').textContent = t('help.checkDevice');
+  if (finished && !alone) byId('step-instruction').textContent = t('step.allDoneNext');
 }
 
 async function onDone() {
@@ -186,7 +181,7 @@ async function onDone() {
   try {
     await runCall('/done', { step_id: step.id });
   } catch (error) {
-    notify(error.message);
+    notify(explain(error));
   } finally {
     button.disabled = false;
   }
@@ -203,7 +198,7 @@ async function escalate(reason) {
     showPlace(await runCall('/escalate', { reason }));
   } catch (error) {
     button.disabled = false;
-    notify(error.message);
+    notify(explain(error));
     return;
   }
   waitForExpert();
@@ -235,14 +230,15 @@ async function pollPlace() {
 /** @param {{state: string, position: number|null, estimated_wait_s: number|null, picked_up_by: string|null}} place */
 function showPlace(place) {
   runState = place.state;
+  placeShown = place;
   if (place.state === 'escalated' && place.position) {
     const wait = place.estimated_wait_s ? ` ${roughWait(place.estimated_wait_s)}` : '';
     showQueue(place.position === 1
-      ? `You are next in the queue for an expert.${wait} Keep the camera on your device.`
-      : `You are number ${place.position} in the queue for an expert.${wait} Keep the camera on your device.`);
+      ? t('help.queueNext', { wait })
+      : t('help.queuePlace', { position: place.position, wait }));
   } else if (place.state === 'picked_up') {
     clearInterval(queueTimer);
-    showQueue(`${place.picked_up_by ? `The expert ${place.picked_up_by}` : 'An expert'} is joining you now…`);
+    showQueue(place.picked_up_by ? t('help.expertJoiningNamed', { name: place.picked_up_by }) : t('help.expertJoining'));
   }
   if (live && live.state.presence.expert === 'joined') showQueue(null);
 }
@@ -252,7 +248,7 @@ function showPlace(place) {
  * @param {number} seconds
  */
 function roughWait(seconds) {
-  return `About ${Math.max(1, Math.round(seconds / 60))} min to wait.`;
+  return t('help.roughWait', { minutes: Math.max(1, Math.round(seconds / 60)) });
 }
 
 /** @param {string|null} text */
@@ -270,7 +266,7 @@ async function onFixed() {
   } catch (error) {
     runState = 'running';
     byId('fixed-yes').disabled = false;
-    notify(error.message);
+    notify(explain(error));
   }
 }
 
@@ -294,8 +290,16 @@ function startSession() {
     run.resume = joined.resume || null;
     keepRun(run);
   });
+  presenceLine = makePresenceLine(live, byId('presence'), aloneText);
   live.signaling.on('presence', () => showPresence());
+  setInterval(() => presenceLine(), 1000); // the reconnecting timers
   live.signaling.on('recording', () => showRecording(byId('recording-badge'), recordingStatus()));
+  onLanguageChange(() => {
+    presenceLine();
+    if (live.state.joined) showRecording(byId('recording-badge'), recordingStatus());
+    if (procedureState) showRunControls(procedureState);
+    if (placeShown && !byId('queue-position').hidden) showPlace(placeShown);
+  });
   live.start();
 }
 
@@ -305,10 +309,10 @@ async function onStart() {
   showProblem('');
   try {
     camera = await openCamera(() => {
-      byId('mic-status').textContent = 'No microphone found: an expert could not hear you. Use the chat.';
+      setText(byId('mic-status'), 'help.micNone');
     });
   } catch (error) {
-    showProblem(cameraProblem(error, 'Start'));
+    showProblem(cameraProblem(error, t('help.start')));
     button.disabled = false;
     return;
   }
@@ -317,13 +321,13 @@ async function onStart() {
     place = await openRun();
   } catch (error) {
     stopStream(camera);
-    showProblem(error.message);
+    showProblem(explain(error));
     button.disabled = false;
     return;
   }
   consent = byId('consent-checkbox').checked;
   for (const track of camera.getVideoTracks()) {
-    track.addEventListener('ended', () => notify('The camera stopped. Reload the page to start it again.'));
+    track.addEventListener('ended', () => notify(t('camera.stopped')));
   }
   byId('local-video').srcObject = camera;
   byId('intro').hidden = true;
@@ -337,21 +341,20 @@ async function onStart() {
 function main() {
   const button = byId('start-button');
   const missing = [];
-  if (typeof RTCPeerConnection === 'undefined') missing.push('video calls (WebRTC, RTCPeerConnection)');
-  if (typeof WebSocket === 'undefined') missing.push('live messages (WebSocket)');
+  if (typeof RTCPeerConnection === 'undefined') missing.push('browser.webrtc');
+  if (typeof WebSocket === 'undefined') missing.push('browser.websocket');
   if (missing.length) {
     byId('consent-block').hidden = true;
-    showProblem(`This browser cannot run the guide: it has no ${missing.join(' and no ')}. `
-      + 'Open this link in another browser (Chrome, Safari 15 or newer, Firefox or Edge), or update this one.');
+    showProblem(t('help.browserUnsupported', { missing: listOf(missing.map((key) => t(key))) }));
     return;
   }
   if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    showProblem('Open this link over https://… (the camera only works on a secure page).');
+    showProblem(t('help.linkInsecure'));
     button.disabled = true;
     return;
   }
   if (!linkToken) {
-    showProblem('This link is incomplete. Open it again from where you found it.');
+    showProblem(t('help.linkIncomplete'));
     button.disabled = true;
     return;
   }

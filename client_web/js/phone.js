@@ -4,18 +4,7 @@
 // between cameras, and the torch where the camera has one.
 
 import { CAMERA_CONSTRAINTS } from './camera.js';
-
-/** Every word this module shows, in one place (for translation). */
-export const PHONE_TEXT = {
-  tapToHear: 'Tap to hear the expert',
-  switchCamera: 'Switch camera',
-  torchOn: 'Light on',
-  torchOff: 'Light off',
-  cameraRestarted: 'The camera is back on.',
-  cameraLost: 'The camera stopped and could not be started again. Reload the page.',
-  switchFailed: 'The other camera could not be started.',
-  torchFailed: 'The light could not be switched.',
-};
+import { setText, t } from './i18n.js';
 
 /**
  * Keep the screen on while the call is live (Screen Wake Lock API,
@@ -80,7 +69,7 @@ export function keepScreenAwake() {
  * @returns {(track: MediaStreamTrack) => void} call with each remote audio track
  */
 export function bindTapToHear(audio, button) {
-  button.textContent = PHONE_TEXT.tapToHear;
+  setText(button, 'audio.tapToHear');
   const onTap = () => {
     audio.play().then(() => {
       button.hidden = true;
@@ -155,7 +144,7 @@ export function bindCameraControls({ camera, getPc, video, switchButton, torchBu
 
   const showTorch = () => {
     torchButton.hidden = !hasTorch(videoTrack());
-    torchButton.textContent = state.torch ? PHONE_TEXT.torchOff : PHONE_TEXT.torchOn;
+    setText(torchButton, state.torch ? 'phone.torchOff' : 'phone.torchOn');
     torchButton.setAttribute('aria-pressed', String(state.torch));
   };
 
@@ -187,10 +176,10 @@ export function bindCameraControls({ camera, getPc, video, switchButton, torchBu
       await replaceTracks(camera, fresh.getTracks(), getPc());
       state.restarts += 1;
       showCamera();
-      notify(PHONE_TEXT.cameraRestarted);
+      notify(t('phone.cameraRestarted'));
     } catch (error) {
       console.warn('could not restart the camera', error);
-      notify(PHONE_TEXT.cameraLost);
+      notify(t('phone.cameraLost'));
     } finally {
       busy = false;
     }
@@ -221,7 +210,7 @@ export function bindCameraControls({ camera, getPc, video, switchButton, torchBu
         fresh = await open({ withVideo: true, withAudio: false, deviceId: next.deviceId });
       } catch (error) {
         console.warn('could not open the next camera', error);
-        notify(PHONE_TEXT.switchFailed);
+        notify(t('phone.switchFailed'));
         fresh = await open({ withVideo: true, withAudio: false, deviceId: state.deviceId });
       }
       const track = fresh.getVideoTracks()[0];
@@ -231,7 +220,7 @@ export function bindCameraControls({ camera, getPc, video, switchButton, torchBu
       showCamera();
     } catch (error) {
       console.warn('could not reopen the camera', error);
-      notify(PHONE_TEXT.cameraLost);
+      notify(t('phone.cameraLost'));
     } finally {
       busy = false;
       switchButton.disabled = false;
@@ -246,14 +235,14 @@ export function bindCameraControls({ camera, getPc, video, switchButton, torchBu
       state.torch = !state.torch;
     } catch (error) {
       console.warn('could not switch the torch', error);
-      notify(PHONE_TEXT.torchFailed);
+      notify(t('phone.torchFailed'));
     }
     showTorch();
   }
 
   const onVisibility = () => restartEnded();
   document.addEventListener('visibilitychange', onVisibility);
-  switchButton.textContent = PHONE_TEXT.switchCamera;
+  setText(switchButton, 'phone.switchCamera');
   switchButton.addEventListener('click', switchCamera);
   torchButton.addEventListener('click', toggleTorch);
   videoInputs().then((inputs) => { switchButton.hidden = inputs.length < 2; }, () => {});

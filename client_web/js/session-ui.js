@@ -110,6 +110,37 @@ export function makeLastedClock() {
 }
 
 /**
+ * The status line of a customer's page (the customer and self-help pages): connecting, reconnecting
+ * with its timer, the expert connected, reconnecting or gone, and `alone()`'s words before any
+ * expert came. Returns the function that redraws it: call it on every status or presence change,
+ * every second (the timers) and after a change of language.
+ * @param {import('./peer.js').PeerSession} live
+ * @param {HTMLElement} line
+ * @param {() => string} alone the words while no expert has joined yet
+ */
+export function makePresenceLine(live, line, alone) {
+  const lasted = makeLastedClock();
+  let expertSeen = false;
+  return () => {
+    const status = live.state.presence.expert || 'left';
+    if (status === 'joined') expertSeen = true;
+    const mine = lasted('self', live.state.status === 'reconnecting');
+    const theirs = lasted('expert', live.state.joined && status === 'reconnecting');
+    let text;
+    let tone = '';
+    if (live.state.status === 'connecting') text = t('presence.connecting');
+    else if (live.state.status === 'reconnecting') [text, tone] = [t('presence.reconnecting', { time: mine }), 'warn'];
+    else if (!live.state.joined) return;
+    else if (status === 'joined') [text, tone] = [t('presence.expertConnected'), 'ok'];
+    else if (status === 'reconnecting') [text, tone] = [t('presence.expertReconnecting', { time: theirs }), 'warn'];
+    else if (expertSeen) [text, tone] = [t('presence.expertLeft'), 'bad'];
+    else text = alone();
+    line.textContent = text;
+    line.dataset.tone = tone;
+  };
+}
+
+/**
  * Stop every track of a stream (camera light off, microphone released).
  * @param {MediaStream|null} stream
  */

@@ -27,13 +27,13 @@ export const MAX_FREEHAND_POINTS = 200;
 export const CLIENT_TYPES = Object.freeze([
   'join', 'offer', 'ice', 'chat', 'end_session', 'ping',
   'set_procedure', 'step', 'annotate', 'remove_annotation', 'pointer', 'snapshot', 'burn_in',
-  'client_problem',
+  'client_problem', 'link_quality', 'set_language',
 ]);
 /** Server -> client message types (on the WebSocket). */
 export const SERVER_TYPES = Object.freeze([
   'joined', 'answer', 'presence', 'chat', 'recording', 'replaced', 'session_ended', 'pong', 'error',
   'procedure', 'annotation_added', 'annotation_removed', 'pointer', 'snapshot_saved', 'burn_in',
-  'vision_status', 'participant_info',
+  'vision_status', 'participant_info', 'link_quality',
 ]);
 /** Client -> server types only the expert may send (a customer gets `forbidden`). */
 export const EXPERT_ONLY_TYPES = Object.freeze([
@@ -98,6 +98,18 @@ export function clientInfo() {
   return info;
 }
 
+/** Client -> server types only the customer may send (an expert gets `forbidden`). */
+export const CUSTOMER_ONLY_TYPES = Object.freeze(['set_language', 'link_quality']);
+
+/**
+ * The customer's page is now shown in `language` (its picker changed it): the server sends the
+ * procedure's steps and overlay labels in that language, and tells the expert.
+ * @param {string} language a language tag such as `de` or `pt-BR`
+ */
+export function setLanguage(language) {
+  return { type: 'set_language', language };
+}
+
 /**
  * Something on this page failed that the server cannot see (the call could not start): logged and
  * told to the other side.
@@ -105,6 +117,40 @@ export function clientInfo() {
  */
 export function clientProblem(problem) {
   return { type: 'client_problem', problem: String(problem).slice(0, 500) };
+}
+
+/** Steps of the customer's video on a weak link the server accepts in `link_quality` (MAX_LINK_LEVEL). */
+export const MAX_LINK_LEVEL = 9;
+
+/**
+ * The customer's link, as its page reads it (link-adapt.js): whether it is weak, the level the
+ * video is stepped down to, and the figures of the last second (null where the browser had none).
+ * @param {boolean} weak
+ * @param {number} level
+ * @param {{sentKbps: number|null, videoFps: number, width: number, height: number,
+ *          lossFraction: number|null, rttMs: number|null, availableKbps: number|null}} figures
+ */
+export function linkQuality(weak, level, figures) {
+  // A figure the browser did not have (or gave as nonsense) is left out; the rest is held to the
+  // server's bounds (LinkFigures in signaling/messages.py).
+  const round = (value, max, digits = 0) => (typeof value === 'number' && Number.isFinite(value) && value >= 0
+    ? Number(Math.min(value, max).toFixed(digits)) : null);
+  const message = {
+    type: 'link_quality',
+    weak: Boolean(weak),
+    level: Math.min(MAX_LINK_LEVEL, Math.max(0, Math.round(level) || 0)),
+    video_fps: round(figures.videoFps, 1000, 1) || 0,
+    video_width: round(figures.width, 16384) || 0,
+    video_height: round(figures.height, 16384) || 0,
+  };
+  const optional = {
+    sent_kbps: round(figures.sentKbps, 1e6),
+    loss_pct: round(typeof figures.lossFraction === 'number' ? figures.lossFraction * 100 : null, 100, 1),
+    rtt_ms: round(figures.rttMs, 600000),
+    available_kbps: round(figures.availableKbps, 1e8),
+  };
+  for (const [key, value] of Object.entries(optional)) if (value !== null) message[key] = value;
+  return message;
 }
 
 /**

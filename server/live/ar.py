@@ -59,10 +59,23 @@ logger = logging.getLogger(__name__)
 RECENT_STATES = 300  # about 10 s at 30 fps: how far back a frozen frame's mark can be placed
 MAX_MARKS = 200
 RTP_WRAP = 2**32
+# Steps' overlay generations remembered for translating labels: a vision result comes back a few
+# frames after its step was set, never many generations later.
+GENERATIONS_KEPT = 16
 DATA_CHANNEL_BACKLOG_BYTES = 256 * 1024  # above this a peer is not reading: skip, the next update wins
 AR_LOG_INTERVAL_S = 0.2  # AR summaries in the event log: enough for playback to redraw the overlay
 
 Broadcast = Callable[[ServerMessage, str | None], Awaitable[None]]  # message, role (None: both)
+
+
+def translated_label(annotation: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """A projected annotation (``ProjectedAnnotation.to_dict()``) with its label in the customer's
+    words when ``labels`` (the step's main-language texts -> translated) has it. An expert's mark
+    keeps its text, unless it reads exactly like one of the step's labels."""
+    label = annotation.get("label")
+    if isinstance(label, str) and label in labels:
+        return {**annotation, "label": labels[label]}
+    return annotation
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,11 @@ class ARSession:
         self.worker_available = True
         self._recent: deque[tuple[int, FrameGeometry]] = deque(maxlen=RECENT_STATES)
         self._generation = 0
+        # The step each generation of vision's annotations belongs to (labels are translated by it).
+        self._step_of_generation: dict[int, str] = {}
+        # The language the customer's page is shown in: its procedure texts and overlay labels follow
+        # it (procedures/languages.py); the expert's stay in the procedure's main language.
+        self.customer_language: str | None = None
         self._seq = 0
         self._ar_pacer = ArSummaryPacer()
         # Tests only: hold each AR state this long before sending it (a slow network's round trip).
@@ -133,9 +151,12 @@ class ARSession:
 
     # --- procedure and steps -------------------------------------------------------------
 
-    def procedure_state(self) -> ProcedureState:
+    def procedure_state(self, role: str = "expert") -> ProcedureState:
+        """What ``role`` is told of the procedure: the customer in its language, the expert in the
+        procedure's main one."""
+        language = self.customer_language if role == "customer" else None
         return ProcedureState(
-            procedure=self.procedure.to_json() if self.procedure else None,
+            procedure=self.procedure.to_json(language) if self.procedure else None,
             step_id=self.steps.current if self.steps else None,
             step_index=self.steps.index if self.steps else None,
             completed=list(self.steps.completed) if self.steps else [],
@@ -177,7 +198,17 @@ class ARSession:
         if self.steps is not None:
             self.events.step_changed(self.steps.current, self.steps.index, by)
         self._apply_step()
-        await self._broadcast(self.procedure_state(), None)
+        for role in ("expert", "customer"):
+            await self._broadcast(self.procedure_state(role), role)
+
+    async def set_customer_language(self, language: str | None) -> None:
+        """The customer's page is now in ``language``: its procedure texts again, in that language
+        (its overlay labels follow from the next AR state)."""
+        if language == self.customer_language:
+            return
+        self.customer_language = language
+        if self.procedure is not None:
+            await self._broadcast(self.procedure_state("customer"), "customer")
 
     def _apply_step(self) -> None:
         """Tell vision what to project and check: the step's marks, then the expert's anchored ones."""
@@ -187,6 +218,8 @@ class ARSession:
         expert_marks = tuple(a for _, a in self.marks.values() if a is not None)
         annotations = tuple(self.procedure.step_annotations(step)) + expert_marks
         self._generation += 1
+        self._step_of_generation[self._generation] = step
+        self._step_of_generation.pop(self._generation - GENERATIONS_KEPT, None)
         self.channel.set_step(self._generation, annotations, self.procedure.step_rule(step))
 
     # --- vision (in the media worker) ------------------------------------------------------
@@ -230,7 +263,7 @@ class ARSession:
         state = done.state
         self.last_state = state
         self._recent.append((state.timestamp_ms, FrameGeometry(state.homography, state.frame_size)))
-        self._send_ar_state(state, done.rtp_timestamp)
+        self._send_ar_state(state, done.rtp_timestamp, done.generation)
         self._log_ar_summary(done)
         if (
             state.step_completed
@@ -263,7 +296,14 @@ class ARSession:
             homography=None if state.homography is None else np.round(state.homography, 6).tolist(),
         )
 
-    def _send_ar_state(self, state: ARState, rtp_timestamp: int) -> None:
+    def _customer_labels(self, generation: int) -> dict[str, str]:
+        """The labels of the step a vision result drew, as the customer reads them (main -> theirs)."""
+        step = self._step_of_generation.get(generation)
+        if self.procedure is None or step is None or self.customer_language is None:
+            return {}
+        return self.procedure.label_translations(self.customer_language, step)
+
+    def _send_ar_state(self, state: ARState, rtp_timestamp: int, generation: int = 0) -> None:
         self._seq += 1
         pinned = [kept for kept, anchored in self.marks.values() if anchored is None]
         body = state.to_dict()
@@ -274,24 +314,37 @@ class ARSession:
         VISION_FRAMES.inc()
         if lag_ms is not None:
             AR_LAG.observe(lag_ms / 1000)
+        fields: dict[str, Any] = {
+            "seq": self._seq,
+            "step_id": self.steps.current if self.steps else None,
+            "pinned": pinned,
+            "rtp_timestamp": self.media.customer_rtp_timestamp(rtp_timestamp),
+            "stream_timestamp": self.media.expert_stream_timestamp(rtp_timestamp),
+            "lag_ms": lag_ms,
+        }
         # Built without validation: the values come from vision and the session, 30 times a second.
-        text = ArStateUpdate.model_construct(
-            seq=self._seq,
-            step_id=self.steps.current if self.steps else None,
-            pinned=pinned,
-            rtp_timestamp=self.media.customer_rtp_timestamp(rtp_timestamp),
-            stream_timestamp=self.media.expert_stream_timestamp(rtp_timestamp),
-            lag_ms=lag_ms,
-            **body,
-        ).model_dump_json()
+        text = ArStateUpdate.model_construct(**fields, **body).model_dump_json()
+        texts = {"expert": text, "customer": text}
+        labels = self._customer_labels(generation)
+        if labels:
+            # The customer reads the step's labels in its language; vision projected them once, in
+            # the main language, for both screens (and the expert's burn-in), so they are swapped here.
+            body["annotations"] = [translated_label(a, labels) for a in body["annotations"]]
+            texts["customer"] = ArStateUpdate.model_construct(**fields, **body).model_dump_json()
         if self.ar_delay_s > 0:
-            asyncio.get_running_loop().call_later(self.ar_delay_s, self._send_text, text)
+            asyncio.get_running_loop().call_later(self.ar_delay_s, self._send_texts, texts)
         else:
-            self._send_text(text)
+            self._send_texts(texts)
 
-    def _send_text(self, text: str) -> None:
-        for channel in list(self.channels.values()):
-            if channel.readyState == "open" and channel.bufferedAmount < DATA_CHANNEL_BACKLOG_BYTES:
+    def _send_texts(self, texts: dict[str, str]) -> None:
+        """Each role's AR state text on its ``ar`` channel (skipped when the peer is not reading)."""
+        for role, channel in list(self.channels.items()):
+            text = texts.get(role)
+            if (
+                text is not None
+                and channel.readyState == "open"
+                and channel.bufferedAmount < DATA_CHANNEL_BACKLOG_BYTES
+            ):
                 channel.send(text)
 
     def add_channel(self, role: str, channel: Any) -> None:

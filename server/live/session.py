@@ -9,7 +9,6 @@ recording and event log, and keeps the session's database row up to date (throug
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Protocol, cast
@@ -28,6 +27,7 @@ from signaling import (
     IceServer,
     Join,
     Joined,
+    LinkReport,
     Offer,
     ParticipantInfo,
     Ping,
@@ -38,6 +38,7 @@ from signaling import (
     RemoveAnnotation,
     ServerMessage,
     SetBurnIn,
+    SetLanguage,
     SetProcedure,
     StepCommand,
     TakeSnapshot,
@@ -52,7 +53,7 @@ from ..clock import utc_timestamp, utcnow
 from ..recordings.eventlog import EventLog
 from ..recordings.files import recording_files
 from ..recordings.recorder import Recorder
-from ..recordings.voices import add_both_voices
+from ..recordings.voices import mix_voices_job
 from ..records.cases import set_case_procedure
 from ..records.database import Database
 from ..records.models import RepairSession
@@ -60,6 +61,7 @@ from ..records.sessions import RecordingSummary, load_session, mark_ended, mark_
 from ..records.tokens import new_id
 from .ar import ARSession
 from .browsers import describe_browser
+from .link import CustomerLink
 from .media.hub import SessionMedia
 from .seat import Admission, CustomerSeat
 from .turn import ice_servers_for
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CLEAN_CLOSE_CODES = (1000, 1001)  # the page was closed or navigated away: left, not reconnecting
+# Distinct problems a page may report in one session (each once); more is a page misbehaving.
+MAX_PROBLEMS_HEARD = 20
 
 
 class Connection(Protocol):
@@ -121,11 +125,20 @@ class LiveSession:
         # Each participant's browser, in words; what last kept the customer out, if anything.
         self.browsers: dict[str, str] = {}
         self.customer_problem: str | None = None
-        # The language the customer's page is shown in, as its last join said.
-        self.customer_language: str | None = None
+        # What each page reported, kept once: a page that repeats itself (a loop, a script) fills
+        # neither the log nor the expert's screen.
+        self.problems_heard: dict[str, set[str]] = {}
         # Each role's chat allowance; kept across reconnects, so a new socket does not refill it.
         self._chat_allowance: dict[Role, TokenBucket] = {}
+        # The customer's link as its page last reported it (the expert's "weak connection" sign).
+        self.customer_link = CustomerLink()
         self._lock = asyncio.Lock()
+
+    @property
+    def customer_language(self) -> str | None:
+        """The language the customer's page is shown in, as its last join or ``set_language`` said
+        (kept by the AR session, whose procedure texts and labels follow it)."""
+        return self.ar.customer_language
 
     @property
     def db(self) -> Database:
@@ -155,7 +168,7 @@ class LiveSession:
             if browser is not None:
                 self.browsers[message.role] = browser
             if message.role == "customer" and message.client is not None:
-                self.customer_language = message.client.language
+                self.ar.customer_language = message.client.language
             if message.role == "customer":
                 await self._customer_decides(message.consent)
                 self._watch_media_arrival(conn.id)
@@ -186,12 +199,15 @@ class LiveSession:
                 await self._carry_out(self.machine.broadcast(status))  # both badges say the truth
             else:
                 await conn.send(status)
-            await conn.send(self.ar.procedure_state())
+            await conn.send(self.ar.procedure_state(message.role))
             for kept, _anchored in self.ar.marks.values():
                 await conn.send(AnnotationAdded(annotation=kept))
             await self._carry_out(actions)
             if "customer" in self.browsers:
                 await self.broadcast(self._customer_info(), "expert")
+            link = self.customer_link.recent(time.monotonic())
+            if message.role == "expert" and link is not None:
+                await conn.send(link)
 
     async def _customer_decides(self, consent: bool) -> None:
         """Consent is the customer's to give and to withdraw at every join (a reload, another device):
@@ -268,6 +284,11 @@ class LiveSession:
             await conn.send(BurnInState(enabled=message.enabled))
         elif isinstance(message, ClientProblem):
             await self.client_problem(role, message.problem)
+        elif isinstance(message, SetLanguage):
+            await self.ar.set_customer_language(message.language)
+            await self.broadcast(self._customer_info(), "expert")
+        elif isinstance(message, LinkReport):
+            await self.broadcast(self.customer_link.accept(message, time.monotonic()), "expert")
 
     def _allow_chat(self, role: Role) -> None:
         """Refuse a chat line past the role's allowance (``signaling.rate``): the line is neither
@@ -291,9 +312,12 @@ class LiveSession:
         """A page cannot take part: the log keeps it (the case shows it), and the expert is told."""
         if browser is not None:
             self.browsers[role] = browser
-        self.events.client_problem(role, problem, self.browsers.get(role))
-        logger.warning("session %s: the %s's page: %s", self.session_id, role, problem)
-        if role == "customer":
+        heard = self.problems_heard.setdefault(role, set())
+        if problem not in heard and len(heard) < MAX_PROBLEMS_HEARD:
+            heard.add(problem)
+            self.events.client_problem(role, problem, self.browsers.get(role))
+            logger.warning("session %s: the %s's page: %s", self.session_id, role, problem)
+        if role == "customer" and problem != self.customer_problem:
             self.customer_problem = problem
             await self.broadcast(self._customer_info(problem), "expert")
 
@@ -396,7 +420,7 @@ class LiveSession:
             await run_blocking(mark_ended, self.db, self.session_id, reason, recording)
             if recording is not None and recording.media_exists:
                 media = self.files.media  # both voices into the default track, in the background
-                self.registry.jobs.start(media, functools.partial(add_both_voices, media))
+                self.registry.jobs.start(media, mix_voices_job(media))
             self.registry.forget(self)
             # Told last, so whoever hears "ended" finds the recording finalised; the badges first
             # say what became of the recording.

@@ -5,29 +5,36 @@ data from ``/api/...``. A visitor signed in with a one-time password is sent to 
 page from every staff page, as the API refuses them (``auth.py``).
 
 A customer link is checked here, before any page script runs: a link that is unknown, expired or
-for an ended session gets a plain error page with no script at all, so the phone never asks for
-the camera for a call that cannot happen.
+for an ended session (or a database that cannot answer) gets a plain error page with no script at
+all, so the phone never asks for the camera for a call that cannot happen. Those pages are in the
+customer's language (``customer_pages.py`` has their words).
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..blocking import run_blocking
+from ..languages import Catalogs
 from ..records.accounts import Principal
 from ..records.links import LinkProblem, check_link
 from ..records.vocabulary import one_of
 from .auth import PASSWORD_PAGE, cookie_principal
+from .customer_pages import CustomerPage, page_words
 from .login_api import password_page_url
 from .state import services
+
+log = logging.getLogger(__name__)
 
 # The pages and their scripts, served as they are (no build step).
 CLIENT_WEB_DIR = Path(__file__).resolve().parent.parent.parent / "client_web"
@@ -72,10 +79,12 @@ def security_headers(request: Request) -> dict[str, str]:
     }
 
 
-def message_page(request: Request, status: int, title: str, text: str) -> HTMLResponse:
+def message_page(
+    request: Request, status: int, title: str, text: str, *, lang: str = "en", direction: str = "ltr"
+) -> HTMLResponse:
     """A self-contained page with no script, so it never triggers a camera or microphone prompt."""
     body = f"""<!doctype html>
-<html lang="en">
+<html lang="{html.escape(lang)}" dir="{"rtl" if direction == "rtl" else "ltr"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -163,25 +172,41 @@ async def password_page(request: Request) -> Response:
     return static_page(request, "password.html")
 
 
-LINK_PROBLEM_PAGES: dict[LinkProblem, tuple[int, str, str]] = {
-    "unknown": (
-        404,
-        "This link is not valid",
-        "Check that you opened the whole link. If it still does not work, ask the expert for a new link.",
-    ),
-    "expired": (410, "This link has expired", "Links work for a limited time. Ask the expert for a new one."),
-    "ended": (
-        410,
-        "This session has ended",
-        "This repair session is over. If you still need help, ask the expert for a new link.",
-    ),
+def customer_message_page(request: Request, status: int, page: CustomerPage) -> HTMLResponse:
+    """One of the pages a customer can land on instead of theirs (``customer_pages.py``), in the
+    language their browser asks for."""
+    catalogs = Catalogs(services(request).settings.locales_dir)
+    words = page_words(catalogs, request.headers.get("accept-language"), page)
+    response = message_page(
+        request, status, words.title, words.text, lang=words.language.code, direction=words.language.dir
+    )
+    response.headers["Content-Language"] = words.language.code
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def database_down_page(request: Request, exc: SQLAlchemyError) -> HTMLResponse:
+    """The database could not answer a customer's link: say so in their words; the link still works."""
+    # The path holds the link's secret: only its first part is logged.
+    reason = getattr(exc, "orig", None) or exc
+    log.error("/%s/…: the database could not answer: %s", request.url.path.split("/")[1], reason)
+    return customer_message_page(request, 503, "unavailable")
+
+
+LINK_PROBLEM_PAGES: dict[LinkProblem, tuple[int, CustomerPage]] = {
+    "unknown": (404, "linkUnknown"),
+    "expired": (410, "linkExpired"),
+    "ended": (410, "sessionEnded"),
 }
 
 
 async def join_page(request: Request) -> Response:
-    check = await run_blocking(check_link, services(request).db, request.path_params["token"])
+    try:
+        check = await run_blocking(check_link, services(request).db, request.path_params["token"])
+    except SQLAlchemyError as exc:
+        return database_down_page(request, exc)
     if check.problem is not None:
-        return message_page(request, *LINK_PROBLEM_PAGES[check.problem])
+        return customer_message_page(request, *LINK_PROBLEM_PAGES[check.problem])
     return static_page(request, "customer.html")
 
 

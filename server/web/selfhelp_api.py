@@ -13,6 +13,7 @@ from typing import Any
 
 import segno
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,7 +22,8 @@ from procedures import LoadedProcedure
 
 from ..blocking import run_blocking
 from ..clock import iso
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, Invalid, NotFound
+from ..languages import is_language_tag, negotiate
 from ..records import selfhelp
 from ..records.links import check_link
 from ..records.models import SelfHelpLink
@@ -30,8 +32,9 @@ from ..records.vocabulary import EscalationReason
 from . import owners
 from .auth import EDITORS, require_role, require_staff
 from .bodies import parse_json
+from .customer_pages import CustomerPage, english_words
 from .operations import QueryParam, responds
-from .pages import message_page, static_page
+from .pages import customer_message_page, database_down_page, static_page
 from .pagination import page_fields, page_request
 from .presenters import base_url
 from .procedures_api import unknown_procedure
@@ -143,24 +146,10 @@ async def link_revoke(request: Request) -> dict[str, Any]:
 
 # --- the customer: the link's page, its QR code, its procedure, a new run -----------------------------
 
-LINK_PROBLEM_PAGES: dict[str, tuple[int, str, str]] = {
-    "unknown": (
-        404,
-        "This link is not valid",
-        "Check that you opened the whole link or scanned the whole code. If it still does not work, "
-        "contact the support that gave it to you.",
-    ),
-    "revoked": (
-        410,
-        "This link no longer works",
-        "It has been withdrawn. Contact the support that gave it to you for a new one.",
-    ),
-    "missing": (
-        503,
-        "This guide is not available",
-        "The repair guide this link opens is not on the server right now. Try again later, or contact "
-        "the support that gave it to you.",
-    ),
+LINK_PROBLEM_PAGES: dict[str, tuple[int, CustomerPage]] = {
+    "unknown": (404, "helpUnknown"),
+    "revoked": (410, "helpRevoked"),
+    "missing": (503, "helpMissing"),
 }
 
 
@@ -177,7 +166,8 @@ async def _open_link(request: Request) -> tuple[SelfHelpLink, LoadedProcedure] |
 async def _link_or_error(request: Request) -> tuple[SelfHelpLink, LoadedProcedure]:
     link, found = await _open_link(request)
     if link is None:
-        status, title, text = LINK_PROBLEM_PAGES[str(found)]
+        status, page = LINK_PROBLEM_PAGES[str(found)]
+        title, text = english_words(page)
         if status == 404:
             raise NotFound(f"{title}: {text}")
         raise Conflict(f"{title}: {text}")
@@ -188,9 +178,12 @@ async def _link_or_error(request: Request) -> tuple[SelfHelpLink, LoadedProcedur
 async def help_page(request: Request) -> Response:
     """The self-help page; a link that cannot be used gets a plain page with no script, so the phone
     never asks for the camera for nothing."""
-    link, found = await _open_link(request)
+    try:
+        link, found = await _open_link(request)
+    except SQLAlchemyError as exc:
+        return database_down_page(request, exc)
     if link is None:
-        return message_page(request, *LINK_PROBLEM_PAGES[str(found)])
+        return customer_message_page(request, *LINK_PROBLEM_PAGES[str(found)])
     return static_page(request, "help.html")
 
 
@@ -205,9 +198,17 @@ async def help_qr(request: Request) -> Response:
 
 
 async def help_procedure(request: Request) -> JSONResponse:
-    """What the page shows before anything starts: the procedure (its steps, device, safety notes)."""
+    """What the page shows before anything starts: the procedure (its steps, device, safety notes),
+    in the page's language (``?language=``, else the browser's ``Accept-Language``) where the
+    procedure has a translation."""
     _link, procedure = await _link_or_error(request)
-    return JSONResponse({"procedure": procedure.to_json()})
+    language = request.query_params.get("language")
+    if language is not None and not (len(language) <= 35 and is_language_tag(language)):
+        raise Invalid(f"language: {language[:40]!r} is not a language tag; give one such as 'de' or 'pt-BR'")
+    if language is None:
+        wanted = request.headers.get("accept-language")
+        language = negotiate(wanted, procedure.languages(), procedure.language)
+    return JSONResponse({"procedure": procedure.to_json(language)})
 
 
 async def run_start(request: Request) -> JSONResponse:

@@ -3,7 +3,8 @@
 Chromium's offline emulation does not stop WebRTC on loopback (measured), so the customer's browser
 runs in a Linux network namespace joined to the host's by a veth pair: the server listens on the
 host's end, and :meth:`CustomerNetwork.cut` takes the namespace's end down (the phone's Wi-Fi gone)
-until :meth:`CustomerNetwork.restore`. It needs root and ``ip`` (iproute2); without them
+until :meth:`CustomerNetwork.restore`; :meth:`CustomerNetwork.limit` holds the link to a rate (a weak
+mobile link) until :meth:`CustomerNetwork.unlimit`. It needs root and ``ip`` (iproute2); without them
 :func:`customer_network` fails the test loudly: a network test that skips proves nothing.
 """
 
@@ -21,12 +22,25 @@ from pathlib import Path
 import pytest
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
+TC = shutil.which("tc") or "/usr/sbin/tc"
+# A phone's uplink queue: a packet waits at most this long behind the limit before it is dropped.
+LIMIT_LATENCY_MS = 300
+# The bytes that may pass at once above the rate (two full packets: a bucket, not a burst allowance).
+LIMIT_BURST_BYTES = 3000
+
+
+def _run(tool: str, *args: str) -> None:
+    done = subprocess.run([tool, *args], capture_output=True, text=True, timeout=10)
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(tool).name} {' '.join(args)}: {done.stderr.strip()}")
 
 
 def _ip(*args: str) -> None:
-    done = subprocess.run([IP, *args], capture_output=True, text=True, timeout=10)
-    if done.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    _run(IP, *args)
+
+
+def _tc(*args: str) -> None:
+    _run(TC, *args)
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ class CustomerNetwork:
     host_ip: str
     inner_ip: str
     inner_if: str
+    host_if: str
 
     def cut(self) -> None:
         """The phone loses its network: the namespace's end of the link goes down."""
@@ -45,6 +60,32 @@ class CustomerNetwork:
     def restore(self) -> None:
         """The network comes back (the address stays; its route returns with the link)."""
         _ip("-n", self.name, "link", "set", self.inner_if, "up")
+
+    def limit(self, rate_kbit: int) -> None:
+        """A weak link: both directions held to ``rate_kbit`` by a token bucket filter (``tbf``; the
+        kernel's ``netem`` is not on every machine), on the namespace's end for what the phone sends and
+        on the host's end for what it receives. Packets over the rate wait up to
+        :data:`LIMIT_LATENCY_MS`, then are dropped, as in a phone's radio queue."""
+        for where in (
+            ("-n", self.name, "qdisc", "replace", "dev", self.inner_if),
+            ("qdisc", "replace", "dev", self.host_if),
+        ):
+            _tc(
+                *where,
+                "root",
+                "tbf",
+                "rate",
+                f"{rate_kbit}kbit",
+                "burst",
+                str(LIMIT_BURST_BYTES),
+                "latency",
+                f"{LIMIT_LATENCY_MS}ms",
+            )
+
+    def unlimit(self) -> None:
+        """The link is good again: the limits of :meth:`limit` removed."""
+        _tc("-n", self.name, "qdisc", "del", "dev", self.inner_if, "root")
+        _tc("qdisc", "del", "dev", self.host_if, "root")
 
     def chromium_launcher(self, folder: Path, chromium: str) -> Path:
         """A script Playwright can launch as the browser: Chromium, inside the namespace (the pipe
@@ -76,7 +117,7 @@ def customer_network() -> Iterator[CustomerNetwork]:
         _ip("-n", name, "addr", "add", f"{inner_ip}/30", "dev", inner_if)
         _ip("-n", name, "link", "set", inner_if, "up")
         _ip("-n", name, "link", "set", "lo", "up")
-        yield CustomerNetwork(name, host_ip, inner_ip, inner_if)
+        yield CustomerNetwork(name, host_ip, inner_ip, inner_if, host_if)
     finally:
         subprocess.run([IP, "link", "del", host_if], capture_output=True, timeout=10)
         subprocess.run([IP, "netns", "del", name], capture_output=True, timeout=10)

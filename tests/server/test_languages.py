@@ -86,20 +86,24 @@ def test_the_shipped_languages_have_every_message_with_the_same_placeholders() -
 
 
 def test_the_scripts_use_only_messages_english_has() -> None:
-    """Every literal key of a ``t('…')`` in the customer's scripts and every ``data-i18n`` of its page
-    is in en.json (a typo would show the key to the customer)."""
+    """Every literal key of a ``t('…')`` or ``setText(node, '…')`` in the customer's scripts and every
+    ``data-i18n`` of its pages (the customer and self-help pages) is in en.json (a typo would show the
+    key to the customer)."""
     english = read_catalog(BUILTIN_LOCALES_DIR / "en.json")
     plural_bases = {key.rsplit(".", 1)[0] for key in english if key.endswith(".other")}
     used: set[str] = set()
     for path in (CLIENT_WEB / "js").glob("*.js"):
-        used |= set(re.findall(r"\bt\('([\w.]+)'", path.read_text(encoding="utf-8")))
-    page = (CLIENT_WEB / "customer.html").read_text(encoding="utf-8")
-    used |= set(re.findall(r'data-i18n="([\w.]+)"', page))
-    used |= {
-        key
-        for attrs in re.findall(r'data-i18n-attr="([^"]+)"', page)
-        for key in re.findall(r":([\w.]+)", attrs)
-    }
+        script = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"\bt\('([\w.]+)'", script))
+        used |= set(re.findall(r"\bsetText\([^,]+, '([\w.]+)'", script))
+    for name in ("customer.html", "help.html"):
+        page = (CLIENT_WEB / name).read_text(encoding="utf-8")
+        used |= set(re.findall(r'data-i18n="([\w.]+)"', page))
+        used |= {
+            key
+            for attrs in re.findall(r'data-i18n-attr="([^"]+)"', page)
+            for key in re.findall(r":([\w.]+)", attrs)
+        }
     assert len(used) > 40
     assert sorted(key for key in used if key not in english and key not in plural_bases) == []
 

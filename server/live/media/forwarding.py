@@ -27,7 +27,8 @@ fails loudly if an upgrade changes them):
 * ``RTCRtpReceiver.__jitter_buffer`` releases a video frame only when the first packet of the
   *next* frame arrives, a frame interval (33 ms at 30 fps) after the frame was complete. For
   forwarded video, :class:`MarkerJitterBuffer` also releases a frame at its last packet, the
-  one with the RTP marker bit set (RFC 7741 section 4.1 for VP8).
+  one with the RTP marker bit set (RFC 7741 section 4.1 for VP8). aiortc also waits for a lost
+  packet until 512 later ones came (half a minute on a weak link); it gives up after 600 ms.
 
 Receivers that were not swapped keep aiortc's own decoding, so client peers in the same
 process (tests, benchmarks) are unaffected.
@@ -113,9 +114,59 @@ def is_keyframe(codec_name: str, data: bytes) -> bool:
     return True  # audio: every packet stands alone
 
 
+# A missing packet is waited for (a NACK brings it again) until the packets after it span this much
+# of the video's own clock (90 kHz, RFC 7741): more than a retransmission takes on a slow link
+# (400 ms round trips were measured at 150 kbit/s).
+HOLE_WAIT_TICKS = 90_000 * 600 // 1000
+
+
+def _waited_enough(timestamp: int, newest_timestamp: int) -> bool:
+    """``newest_timestamp`` is at least :data:`HOLE_WAIT_TICKS` after ``timestamp`` (32-bit RTP
+    timestamps: a difference that wraps past half the range is negative)."""
+    waited = (newest_timestamp - timestamp) & 0xFFFFFFFF
+    return HOLE_WAIT_TICKS <= waited < 1 << 31
+
+
 class MarkerJitterBuffer(JitterBuffer):
     """aiortc's video jitter buffer, which also releases a frame as soon as its marker packet
-    completes it (every packet from the frame's first to the marker one present)."""
+    completes it (every packet from the frame's first to the marker one present), and gives up on
+    a packet that is not coming.
+
+    aiortc waits for a missing packet until 512 later ones have arrived: 3 s at 1.5 Mbit/s, but
+    25 to 30 s of frozen video at the 10-20 packets a second of a weak link (measured in
+    tests/e2e/test_weak_link.py before this). Past :data:`HOLE_WAIT_TICKS` the buffer moves on to
+    the next whole frame after the hole and asks for a keyframe (the frames after a lost one cannot
+    be decoded without one)."""
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli_flag, frame = super().add(packet)
+        if frame is None and self._skip_hole(packet.timestamp):
+            return True, self._remove_frame(packet.sequence_number)
+        return pli_flag, frame
+
+    def _skip_hole(self, newest_timestamp: int) -> bool:
+        """Drop what is before the first whole frame after the first hole (a missing packet with
+        later ones present), once the packets after it span :data:`HOLE_WAIT_TICKS`; True if it did."""
+        if self._origin is None:
+            return False
+        oldest = self._packets[self._origin % self._capacity]
+        if oldest is not None and not _waited_enough(oldest.timestamp, newest_timestamp):
+            return False  # the usual case, a frame still arriving: nothing after it is older
+        after = [self._packets[(self._origin + count) % self._capacity] for count in range(self._capacity)]
+        hole = next((count for count, p in enumerate(after) if p is None), None)
+        if hole is None:
+            return False
+        first = next((count for count in range(hole + 1, self._capacity) if after[count] is not None), None)
+        if first is None:
+            return False
+        if not _waited_enough(after[first].timestamp, newest_timestamp):  # type: ignore[union-attr]
+            return False
+        for count in range(first + 1, self._capacity):
+            before, current = after[count - 1], after[count]
+            if before is not None and current is not None and before.marker:
+                self.remove(count)
+                return True
+        return False
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         frame = super()._remove_frame(sequence_number)

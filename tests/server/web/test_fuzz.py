@@ -47,6 +47,7 @@ VALID: list[dict[str, Any]] = [
     {"type": "ping"},
     {"type": "ice", "candidate": "candidate:0 1 UDP 2122252543 192.0.2.2 49625 typ host", "sdpMid": "0"},
     {"type": "client_problem", "problem": "the camera stopped"},
+    {"type": "link_quality", "weak": True, "level": 3, "sent_kbps": 131, "video_fps": 9.7, "loss_pct": 4.2},
     {"type": "set_procedure", "procedure_id": "board-connector-reseat"},
     {"type": "step", "action": "next"},
     {
@@ -66,6 +67,7 @@ VALID: list[dict[str, Any]] = [
     {"type": "pointer", "x_frame_px": 320.0, "y_frame_px": 240.0, "frame_size": [640, 480]},
     {"type": "snapshot"},
     {"type": "burn_in", "enabled": False},
+    {"type": "set_language", "language": "de"},
 ]
 
 

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from server.app import create_app
 from server.clock import utcnow
 from server.config import Settings
+from server.live.session import MAX_PROBLEMS_HEARD
 from server.records.accounts import create_api_token, create_user
 from server.records.models import RepairSession
 from signaling.messages import MAX_MESSAGE_BYTES, PROTOCOL_VERSION
@@ -349,9 +350,25 @@ def test_the_expert_sees_the_customers_browser_and_what_keeps_it_out(tmp_path: P
                 customer.send_json({"type": "client_problem", "problem": "Could not start the call: boom"})
                 reported = receive_until(expert, "participant_info")
                 assert reported["problem"] == "Could not start the call: boom"
+                # A page that repeats itself, or reports without end, is logged once per problem
+                # and at most MAX_PROBLEMS_HEARD times in all; the expert hears each change.
+                for _ in range(10):
+                    customer.send_json(
+                        {"type": "client_problem", "problem": "Could not start the call: boom"}
+                    )
+                for number in range(MAX_PROBLEMS_HEARD + 5):
+                    customer.send_json({"type": "client_problem", "problem": f"problem {number}"})
+                last = f"problem {MAX_PROBLEMS_HEARD + 4}"
+                told = []
+                while last not in told:  # one participant_info per change, the newest last
+                    message = expert.receive_json()
+                    if message["type"] == "participant_info":
+                        told.append(message["problem"])
+                assert len(told) == MAX_PROBLEMS_HEARD + 5
         events = client.get(f"/api/sessions/{made['id']}/recording/events", headers=auth).text
         problems = [json.loads(line) for line in events.splitlines() if '"client_problem"' in line]
-        assert [p["problem"].split(":")[0] for p in problems][-1] == "Could not start the call"
+        assert len(problems) == MAX_PROBLEMS_HEARD
+        assert [p["problem"] for p in problems].count("Could not start the call: boom") == 1
         assert all(p["browser"] == "Chrome 156 on Android" and p["role"] == "customer" for p in problems)
         playback = client.get(f"/api/sessions/{made['id']}/playback", headers=auth).json()
         assert len(playback["problems"]) == len(problems) >= 2
