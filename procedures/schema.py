@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from procedures.language_tags import canonical_tag
 from vision.annotations import Annotation, Arrow, Circle, Label, Polyline, Rect, annotation_from_dict
 from vision.steps import StepRule, step_rule_from_dict
 
@@ -85,22 +86,13 @@ def _positive_ms(value: Any) -> int | None:
     return value
 
 
-def _canonical_tag(tag: str) -> str:
-    """``PT-br`` -> ``pt-BR``, ``zh-hant`` -> ``zh-Hant`` (the spelling an author is told to use)."""
-    parts = tag.split("-")
-    out = [parts[0].lower()]
-    for part in parts[1:]:
-        out.append(part.upper() if len(part) == 2 else part.title() if len(part) == 4 else part.lower())
-    return "-".join(out)
-
-
 def language_tag_problem(tag: object) -> str | None:
     """Why ``tag`` is not a language tag as procedures spell them (None when it is one)."""
     if not isinstance(tag, str) or len(tag) > 35:
         return f"{tag!r} is not a language code; use a tag such as 'de', 'pt-BR' or 'ar'"
     if LANGUAGE_TAG_RE.match(tag):
         return None
-    canonical = _canonical_tag(tag)
+    canonical = canonical_tag(tag)
     if LANGUAGE_TAG_RE.match(canonical):
         return f"{tag!r}: write the language code as {canonical!r}"
     return f"{tag!r} is not a language code; use a tag such as 'de', 'pt-BR' or 'ar'"

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from procedures.language_tags import canonical_tag
+
 log = logging.getLogger(__name__)
 
 # The built-in catalogs, served beside the pages (no build step).
@@ -48,15 +50,6 @@ class Language:
 
 def is_language_tag(tag: str) -> bool:
     return bool(_TAG_RE.match(tag))
-
-
-def canonical_tag(tag: str) -> str:
-    """``pt-br`` -> ``pt-BR``, ``ZH-hant`` -> ``zh-Hant``: lower-case language, upper-case region."""
-    parts = tag.split("-")
-    out = [parts[0].lower()]
-    for part in parts[1:]:
-        out.append(part.upper() if len(part) == 2 else part.title() if len(part) == 4 else part.lower())
-    return "-".join(out)
 
 
 def parse_accept_language(header: str | None) -> list[str]:
