@@ -3,7 +3,10 @@ each runs once, in a worker thread, however many ask for the same file at once.
 
 A job that decodes and encodes media in native code can be run in a child process of its own
 (:class:`InChildProcess`): a crash in a codec then fails that one job, and the server and its calls
-go on. Its file is written beside the old one and renamed over it, so the old one stays.
+go on. Its file is written beside the old one and renamed over it, so the old one stays. At most
+:data:`MAX_CHILD_JOBS` such children run at once (each is an interpreter of its own, about 100 MB:
+a server stopping with dozens of sessions must not start dozens), and a child whose server is gone
+(killed) stops too, instead of waiting for work forever.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import contextlib
 import faulthandler
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +32,22 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 # A fresh interpreter: nothing of the server's threads or event loop is copied into the child.
 SPAWN = multiprocessing.get_context("spawn")
+MAX_CHILD_JOBS = 2
+_child_slots = threading.BoundedSemaphore(MAX_CHILD_JOBS)
+PARENT_CHECK_S = 1.0
+
+
+def _start_child(parent_pid: int) -> None:
+    """In the child, first: a native crash leaves its stack in the log, and the child ends once its
+    parent is gone (a pool's worker would otherwise wait for its next job for ever)."""
+    faulthandler.enable()
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
 
 
 class JobCrashed(RuntimeError):
@@ -43,7 +65,12 @@ class InChildProcess(Generic[T]):
         self.args = args
 
     def __call__(self) -> T:
-        with ProcessPoolExecutor(max_workers=1, mp_context=SPAWN, initializer=faulthandler.enable) as child:
+        with (
+            _child_slots,
+            ProcessPoolExecutor(
+                max_workers=1, mp_context=SPAWN, initializer=_start_child, initargs=(os.getpid(),)
+            ) as child,
+        ):
             try:
                 return child.submit(self.function, *self.args).result()
             except BrokenProcessPool:
