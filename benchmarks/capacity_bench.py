@@ -98,6 +98,7 @@ RETRIES_ON_OTHER_LOAD = 1
 # eighth of the former (sessions per core to about 12%, in two or three more points).
 BISECT_TO = 8
 SOAK_WINDOW_S = 60.0
+SOAK_LOG_TAIL_LINES = 80  # printed when an expert fell below MIN_FPS in the soak
 # The targets, checked in the summary.
 TARGET_AR_CPU = {VGA: 0.25, HD: 0.35}
 TARGET_AR_SESSIONS, TARGET_FORWARD_SESSIONS = 4, 25
@@ -164,6 +165,8 @@ class Window:
     # Each core as a whole: busier than the process measured on it when something else ran there.
     server_core_busy: float | None = None
     generator_core_busy: float | None = None
+    # The pairs whose expert got fewer than MIN_FPS: which, and the state of both connections.
+    slow_pairs: list[str] = field(default_factory=list)
 
     def p(self, q: float) -> float:
         return percentile(self.latency_ms, q)
@@ -377,6 +380,12 @@ async def measure(pool: Pool, seconds: float, cores: tuple[int, int]) -> Window:
     frames = [e.frames for e in experts if e.frames]
     ar = [e.ar for e in experts if e.ar]
     late = [s for c in customers if c.video_out for s in c.video_out.late_s]
+    slow_pairs = [
+        f"pair {index}: {len(e.frames.indices) / wall:.1f} fps, customer sent {sent[index] / wall:.1f}, "
+        f"customer {c.pc.connectionState}, expert {e.pc.connectionState}"
+        for index, (c, e) in enumerate(pool.pairs)
+        if e.frames is not None and len(e.frames.indices) / wall < MIN_FPS
+    ]
     return Window(
         n=len(pool.pairs),
         usage=usage,
@@ -390,6 +399,7 @@ async def measure(pool: Pool, seconds: float, cores: tuple[int, int]) -> Window:
         server_rss_mb=tree_rss_mb(pool.server.process.pid) if pool.server else None,
         server_core_busy=usage.core_busy.get(cores[0]),
         generator_core_busy=usage.core_busy.get(cores[1]),
+        slow_pairs=slow_pairs,
     )
 
 
@@ -562,6 +572,11 @@ class Bench:
             for minute in range(minutes):
                 windows.append(await measure(pool, SOAK_WINDOW_S, self.cores))
                 print(f"  minute {minute + 1}: {soak_row(minute + 1, windows[-1])}", file=sys.stderr)
+                for slow in windows[-1].slow_pairs:
+                    print(f"    {slow}", file=sys.stderr)
+            if any(window.slow_pairs for window in windows):
+                tail = server.log().splitlines()[-SOAK_LOG_TAIL_LINES:]
+                print("  the server's log, its end:\n" + "\n".join(tail), file=sys.stderr)
         finally:
             await pool.close()
             server.stop()
@@ -728,8 +743,10 @@ def split_rows(result: ModeResult) -> list[str]:
 def soak_row(minute: int, window: Window) -> str:
     lag = percentile(window.ar_lag_ms, 0.95)
     return (
-        f"| {minute} | {min(window.fps):.1f} | {ms(window.p(0.5))} | {ms(window.p(0.95))} "
-        f"| {pct(window.cpu_per_session)} | {ms(lag)} | {window.server_rss_mb or 0:.0f} |"
+        f"| {minute} | {min(window.fps):.1f} | {len(window.slow_pairs)} | {window.sent_fps:.1f} "
+        f"| {ms(window.p(0.5))} | {ms(window.p(0.95))} "
+        f"| {pct(window.cpu_per_session)} | {pct(window.usage.generator)} | {ms(lag)} "
+        f"| {window.server_rss_mb or 0:.0f} |"
     )
 
 
@@ -751,9 +768,10 @@ def print_report(
         direct = bench.direct_windows.get((mode.direct_key, n))
         print(f"Soak: {mode.label}, N={n}, {len(windows)} min (end-to-end latency, ms):\n")
         print(
-            "| minute | fps min | latency p50 | p95 | server CPU per session | AR lag p95 | server RSS MB |"
+            "| minute | fps min | experts < 29 fps | sent fps | latency p50 | p95 | server CPU per session "
+            "| generator CPU | AR lag p95 | server RSS MB |"
         )
-        print("|" + " --- |" * 7)
+        print("|" + " --- |" * 10)
         for minute, window in enumerate(windows, 1):
             print(soak_row(minute, window))
         if len(windows) >= 2:

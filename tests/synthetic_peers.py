@@ -21,6 +21,8 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import (
     AUDIO_PTIME,
+    VIDEO_CLOCK_RATE,
+    VIDEO_TIME_BASE,
     AudioStreamTrack,
     MediaStreamError,
     MediaStreamTrack,
@@ -44,16 +46,35 @@ def board_camera(num_frames: int = 60, size: tuple[int, int] = (640, 480)) -> Fa
 
 
 class NumberedClipTrack(VideoStreamTrack):
-    """Plays pre-rendered frames at 30 fps, stamping a running number into each one."""
+    """Plays pre-rendered frames at up to 30 fps, stamping a running number into each one.
+
+    Timed as a phone's camera is: each frame carries the time it was taken, and a sender too busy
+    to take a frame on time skips it. (aiortc's ``next_timestamp`` instead keeps 1/30 s between
+    timestamps however late the frames are, so on a loaded machine the video's clock falls ever
+    further behind the wall clock and the audio's: no camera does that.)"""
 
     def __init__(self, frames: list[np.ndarray]) -> None:
         super().__init__()
         self.frames = frames
         self.sent_at: dict[int, float] = {}
         self.count = 0
+        self._started_at: float | None = None
+        self._next_at = 0.0
+
+    async def _capture_timestamp(self) -> tuple[int, fractions.Fraction]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._started_at is None:
+            self._started_at = self._next_at = now
+        elif self._next_at > now:
+            await asyncio.sleep(self._next_at - now)
+            now = time.monotonic()
+        self._next_at = max(self._next_at + 1 / FPS, now)
+        return int((now - self._started_at) * VIDEO_CLOCK_RATE), VIDEO_TIME_BASE
 
     async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
+        pts, time_base = await self._capture_timestamp()
         number = self.count
         self.count += 1
         image = self.frames[number % len(self.frames)].copy()

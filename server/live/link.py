@@ -2,7 +2,8 @@
 
 The page reads its own sender's statistics and steps its video down on a weak link
 (``client_web/js/link-adapt.js``); its ``link_quality`` figures are the expert's "weak connection"
-sign. The server checks them (the message's model), lets a page send about one a second (a script
+sign. The page sends at most one a second (every second only while the link is weak). The server
+checks them (the message's model), lets a page send two a second after a burst of five (a script
 cannot flood the expert's socket through it), and keeps the last one for an expert who joins later.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 from signaling import LinkQuality, LinkReport, ProtocolError
 from signaling.rate import TokenBucket
 
-# The page sends one a second at most; a burst allows for reports held up by a slow socket.
+# The page reads its link once a second and sends at most one report each time: every second while
+# the link is weak, on a change, else every 5 s (link-adapt.js, REPORT_EVERY_S). Twice that rate and
+# a burst leave room for ticks that bunch up and for reports held up by a slow socket.
 LINK_REPORT_BURST = 5
 LINK_REPORTS_PER_S = 2.0
 # A report older than this says nothing about the link now (the page stopped, or dropped).

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import iso
@@ -156,7 +157,12 @@ def _index_session(
 ) -> bool:
     """(Re)build the entries of one session whose log or case changed since ``known`` (its
     ``search_indexed`` row's signatures); returns whether anything was. A log that is gone leaves
-    the entries made from it."""
+    the entries made from it.
+
+    Two searches at once (threads, or server processes on one PostgreSQL database) may both find
+    the session unindexed; the second to write its ``search_indexed`` row then hits the first's
+    key. Its whole transaction is rolled back (so no entries are doubled; the first's stand) and
+    the session is left to the one that won."""
     old_log, old_case = known if known is not None else ("", None)
     log = _signature(recording_files(recordings_dir, session_id).events)
     case_signature = _case_signature(case)
@@ -166,19 +172,23 @@ def _index_session(
         log_rows = _entries_of(session_id, build_timeline(events))
     if log_rows is None and case_signature == old_case:
         return False
-    with db.session() as s:
-        if log_rows is not None:
-            _replace(s, session_id, entries.c.kind != "case", log_rows)
-        if case_signature != old_case:
-            _replace(s, session_id, entries.c.kind == "case", _case_entries(session_id, case))
-        s.execute(delete(indexed).where(indexed.c.session_id == session_id))
-        s.execute(
-            insert(indexed).values(
-                session_id=session_id,
-                signature=log if log_rows is not None else old_log,
-                case_signature=case_signature,
+    try:
+        with db.session() as s:
+            if log_rows is not None:
+                _replace(s, session_id, entries.c.kind != "case", log_rows)
+            if case_signature != old_case:
+                _replace(s, session_id, entries.c.kind == "case", _case_entries(session_id, case))
+            s.execute(delete(indexed).where(indexed.c.session_id == session_id))
+            s.execute(
+                insert(indexed).values(
+                    session_id=session_id,
+                    signature=log if log_rows is not None else old_log,
+                    case_signature=case_signature,
+                )
             )
-        )
+    except IntegrityError:
+        logger.info("session %s: indexed for search by another search at the same time; skipped", session_id)
+        return False
     return True
 
 
