@@ -7,6 +7,7 @@ sessions a previous process left unfinished and ends the live ones on shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -28,6 +29,7 @@ from .live.workers.messages import VisionPace
 from .live.workers.pool import MediaWorkers
 from .recordings.jobs import FileJobs
 from .records.database import Database
+from .stalls import LoopWatch, time_full_collections
 from .web.api_versions import ApiVersions
 from .web.errors import EXCEPTION_HANDLERS
 from .web.hosts import TrustedHosts, host_rules
@@ -102,9 +104,12 @@ def create_app(
         await cluster.start(live.cluster_hooks())
         deliveries = WebhookWorker(db, webhooks)
         deliveries.start()
+        time_full_collections()
+        loop_watch = asyncio.ensure_future(LoopWatch().run())
         try:
             yield
         finally:
+            loop_watch.cancel()
             await live.close_all("the server is shutting down")
             await _app.state.services.demos.close()  # their sessions ended: each demo's peer closes
             await deliveries.stop()

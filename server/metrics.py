@@ -46,6 +46,23 @@ SIGN_IN_FAILURES = Counter(
     registry=REGISTRY,
 )
 
+# What keeps every call of the process waiting: its event loop busy (a timer fires late by this
+# much: every packet to forward waited as long) and the collector's full passes (generation 2),
+# which stop the whole process (``server/stalls.py``).
+STALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+EVENT_LOOP_LAG = Histogram(
+    "repairsight_event_loop_lag_seconds",
+    "How late a 100 ms timer fired on the event loop (what forwarded packets waited meanwhile)",
+    buckets=STALL_BUCKETS,
+    registry=REGISTRY,
+)
+GC_FULL_PAUSES = Histogram(
+    "repairsight_gc_full_pause_seconds",
+    "Full (generation 2) garbage collections of this process, and how long each stopped it",
+    buckets=STALL_BUCKETS,
+    registry=REGISTRY,
+)
+
 WEBSOCKET_ERRORS = Counter(
     "repairsight_websocket_errors",
     "Signaling sockets the server closed with an error code (1009 too large, 1011 internal error, "

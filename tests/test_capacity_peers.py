@@ -11,6 +11,7 @@ waits only bound a broken run.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -31,7 +32,11 @@ from benchmarks.capacity_bench import (
     Limits,
     ModeResult,
     Point,
+    Stalls,
     Window,
+    scrape,
+    soak_sessions,
+    stalls_between,
 )
 from benchmarks.cores import TreeCpu, Usage, tree_cpu
 from tests.capacity_peers import (
@@ -166,6 +171,31 @@ async def test_an_ar_expert_gets_ar_states_with_their_lag(
     finally:
         await customer.close()
         await expert.close()
+
+
+async def test_the_soak_reads_the_servers_stalls_from_its_metrics(server: tuple[ServerProcess, str]) -> None:
+    process, _ = server
+    before = await scrape(process.base_url)
+    await asyncio.sleep(0.6)
+    stalls = stalls_between(before, await scrape(process.base_url))
+    after = await scrape(process.base_url)
+    ticks = (
+        after[("repairsight_event_loop_lag_seconds_count", "")]
+        - before[("repairsight_event_loop_lag_seconds_count", "")]
+    )
+    assert ticks >= 4, "the server's loop watch ticks ten times a second"
+    assert stalls.late_ticks == 0 and stalls.late_max_s <= 0.05, stalls  # an idle server is never held
+
+
+def test_stalls_between_two_scrapes_count_the_late_ticks_and_full_collections() -> None:
+    lag, gc = "repairsight_event_loop_lag_seconds", "repairsight_gc_full_pause_seconds"
+    before = {(f"{lag}_count", ""): 100.0, (f"{lag}_bucket", "0.05"): 100.0, (f"{lag}_bucket", "0.1"): 100.0}
+    before |= {(f"{lag}_bucket", "0.25"): 100.0, (f"{gc}_count", ""): 1.0, (f"{gc}_sum", ""): 0.1}
+    after = {(f"{lag}_count", ""): 110.0, (f"{lag}_bucket", "0.05"): 108.0, (f"{lag}_bucket", "0.1"): 109.0}
+    after |= {(f"{lag}_bucket", "0.25"): 110.0, (f"{gc}_count", ""): 3.0, (f"{gc}_sum", ""): 0.4}
+    assert stalls_between(before, after) == Stalls(
+        late_ticks=2, late_max_s=0.25, full_gcs=2, full_gc_s=0.4 - 0.1
+    )
 
 
 # --- CPU of a process tree -----------------------------------------------------------------------
@@ -303,6 +333,19 @@ def test_sessions_per_core_is_the_highest_n_held_or_derived_when_the_generator_g
     generator_limited = ModeResult(FORWARD, 64, held=held, failed=saturated)
     assert generator_limited.sessions_per_core == (25, True)  # one core / 4% a session
     assert generator_limited.limited_by.startswith("generator core saturated at N=12")
+
+
+def test_the_soak_runs_at_the_highest_n_held_with_the_generator_not_too_busy() -> None:
+    def held(n: int, generator_cpu: float) -> Point:
+        return Point(FORWARD, window(n, 31.0, generator_cpu=generator_cpu), window(n, 30.0))
+
+    points = [held(32, 0.45), held(48, 0.55), held(64, 0.72)]
+    failed = Point(FORWARD, window(96, 31.0, generator_cpu=0.95), window(96, 30.0))
+    result = ModeResult(FORWARD, 96, points=[*points, failed], held=points[-1], failed=failed)
+    assert soak_sessions(result) == 48
+    assert soak_sessions(ModeResult(FORWARD, 96, points=points[:2], held=points[1])) == 48
+    assert soak_sessions(ModeResult(FORWARD, 96, points=[points[2]], held=points[2])) == 64  # no better
+    assert soak_sessions(ModeResult(FORWARD, 96, points=[failed], failed=failed)) is None
 
 
 def test_a_mode_that_misses_the_latency_limit_alone_is_ramped_against_its_own_first_point() -> None:

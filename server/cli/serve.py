@@ -22,6 +22,7 @@ from ..cluster import ClusterSettings
 from ..config import IceServerConfig, Settings
 from ..logs import logging_config, set_node
 from ..records.accounts import ensure_first_admin
+from ..stalls import tune_collector
 from .common import CliError, err, first_admin_message, open_database
 from .options import ServeOptions, env_name, options_from
 
@@ -175,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     # where stderr is no file (run in-process by a test that captures it).
     with contextlib.suppress(io.UnsupportedOperation, AttributeError, ValueError):
         faulthandler.enable()
+    tune_collector()
     options = options_from(args, ServeOptions)
     cluster = cluster_settings(options)
     if options.public_url is not None and not options.public_url.startswith(("http://", "https://")):

@@ -13,11 +13,13 @@ preset fast) and AAC into MP4:
   the export has the customer and the expert on one stereo track, with silence where nobody spoke.
 - Burn-in draws, on each frame at t, what :meth:`server.recordings.replay.Replay.overlay_at` gives (the
   device outline, the step's annotations and the expert's anchored marks) with
-  :func:`vision.drawing.draw_overlay`, the same drawing as the live burn-in.
+  :func:`vision.drawing.draw_overlay`, the same drawing as the live burn-in, labels kept off the
+  step's touch target as they are live.
 - A cut-off recording (a crash mid-cluster) is exported up to where it stops reading; the report
   says so.
 
-Blocking and CPU-bound: run it in a worker thread (the API does), never on the event loop.
+Blocking and CPU-bound, and native code that can crash: the server runs it in a child process
+(``exports.py``, ``make_cached_export``), the CLI in its own; never on an event loop.
 """
 
 from __future__ import annotations
@@ -226,7 +228,10 @@ def _encode_video(encoder: _Encoder, frame: av.VideoFrame, t_ms: int, replay: Re
         overlay = replay.overlay_at(_frame_ms(frame), (frame.width, frame.height))
         if overlay is not None:
             image = draw_overlay(
-                frame.to_ndarray(format="bgr24"), overlay.outline_frame_px, overlay.annotations
+                frame.to_ndarray(format="bgr24"),
+                overlay.outline_frame_px,
+                overlay.annotations,
+                target_frame_px=overlay.target_frame_px,
             )
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             drawn = 1

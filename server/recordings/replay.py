@@ -3,6 +3,8 @@
 Exports (and anything else that redraws a session) read the overlay from data, not from pixels:
 ``outline.DeviceTrack`` says where the device was, the timeline which procedure and step were shown
 and which of the expert's anchored marks were alive. Every time here is ms on the recording's clock.
+The step's touch target is placed as the live pipeline places it (``vision.steps.target_frame_px``),
+so burned-in labels keep off it in an export as they do live.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from vision.annotations import Annotation, annotation_from_shape
 from vision.geometry import points_in_front, project_points, reference_corners
 from vision.projection import ProjectedAnnotation, project_annotations
+from vision.steps import TouchRule, target_frame_px
 from vision.types import FloatArray
 
 from .outline import DeviceTrack
@@ -26,10 +29,12 @@ NEVER_MS = 2**62  # removal time of a mark never removed
 
 @dataclass(frozen=True)
 class Overlay:
-    """What to draw on one frame, in that frame's pixels."""
+    """What to draw on one frame, in that frame's pixels. ``target_frame_px``: the step's touch
+    target (not drawn; labels keep off it), None when the step has none or it is not in view."""
 
     outline_frame_px: FloatArray
     annotations: tuple[ProjectedAnnotation, ...]
+    target_frame_px: FloatArray | None = None
 
 
 def mark_annotation(mark: dict[str, Any]) -> Annotation | None:
@@ -72,8 +77,9 @@ class Replay:
         return tuple(a for added, removed, a in self._marks if added <= t_ms < removed)
 
     def overlay_at(self, t_ms: float, frame_size: tuple[int, int]) -> Overlay | None:
-        """The device outline and the annotations (the step's and the expert's anchored marks) in the
-        pixels of a frame of ``frame_size`` at ``t_ms``; None when there is nothing to anchor them to."""
+        """The device outline, the annotations (the step's and the expert's anchored marks) and the
+        step's touch target in the pixels of a frame of ``frame_size`` at ``t_ms``; None when there is
+        nothing to anchor them to."""
         place = self._device.place_at(t_ms)
         if place is None:
             return None
@@ -89,7 +95,11 @@ class Replay:
         if not points_in_front(homography, corners):
             return None
         annotations: Sequence[Annotation] = ()
+        target = None
         if step_id is not None and step_id in procedure.step_ids():
             annotations = procedure.step_annotations(step_id)
+            rule = procedure.step_rule(step_id)
+            if isinstance(rule, TouchRule):
+                target = target_frame_px(rule, homography)
         projected = project_annotations(tuple(annotations) + self.marks_at(t_ms), homography)
-        return Overlay(project_points(homography, corners), projected)
+        return Overlay(project_points(homography, corners), projected, target)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import iso
@@ -152,17 +151,35 @@ def _replace(s: Session, session_id: str, kinds: ColumnElement[bool], rows: list
         s.execute(insert(entries), rows)
 
 
+def _lock_session(s: Session, session_id: str) -> None:
+    """Hold the session's row until this transaction ends, so that one indexer at a time (re)builds
+    its entries (PostgreSQL: ``SELECT ... FOR UPDATE``). SQLite has no row locks and SQLAlchemy
+    leaves the clause out: there a second indexer may read before the first commits and redo its
+    work, but SQLite runs one writer at a time, so the second's deletes come after the first's
+    commit and find its rows: nothing is doubled."""
+    s.execute(select(RepairSession.id).where(RepairSession.id == session_id).with_for_update())
+
+
 def _index_session(
     db: Database, recordings_dir: Path, session_id: str, case: Case, known: tuple[str, str | None] | None
 ) -> bool:
     """(Re)build the entries of one session whose log or case changed since ``known`` (its
-    ``search_indexed`` row's signatures); returns whether anything was. A log that is gone leaves
-    the entries made from it.
+    ``search_indexed`` row's signatures when this search began); returns whether anything was. A
+    log that is gone leaves the entries made from it.
 
-    Two searches at once (threads, or server processes on one PostgreSQL database) may both find
-    the session unindexed; the second to write its ``search_indexed`` row then hits the first's
-    key. Its whole transaction is rolled back (so no entries are doubled; the first's stand) and
-    the session is left to the one that won."""
+    Two searches at once (threads, or server processes on one PostgreSQL database) may both find the
+    session changed. Under PostgreSQL's READ COMMITTED, the second's delete of the old entries would
+    wait for the first to commit, then miss the first's new ones (not in its snapshot), and its
+    inserts would double them; and its insert of a first ``search_indexed`` row would hit the first's
+    key. So the transaction first locks the session's row (``_lock_session``), then reads its
+    ``search_indexed`` row again and writes only what still differs from it: the second waits for
+    the first to commit, then skips what the first stored. Its delete of that row finds it, so its
+    insert cannot meet that key: an ``IntegrityError`` here would be a bug, not a race to skip, and
+    is not caught.
+
+    What the entries and the row are built from (the log's rows, the case) is read before the lock;
+    a search that read an older log or case than the other may replace the other's entries with
+    older ones, and the next search, whose signatures then differ, indexes them again."""
     old_log, old_case = known if known is not None else ("", None)
     log = _signature(recording_files(recordings_dir, session_id).events)
     case_signature = _case_signature(case)
@@ -172,23 +189,30 @@ def _index_session(
         log_rows = _entries_of(session_id, build_timeline(events))
     if log_rows is None and case_signature == old_case:
         return False
-    try:
-        with db.session() as s:
-            if log_rows is not None:
-                _replace(s, session_id, entries.c.kind != "case", log_rows)
-            if case_signature != old_case:
-                _replace(s, session_id, entries.c.kind == "case", _case_entries(session_id, case))
-            s.execute(delete(indexed).where(indexed.c.session_id == session_id))
-            s.execute(
-                insert(indexed).values(
-                    session_id=session_id,
-                    signature=log if log_rows is not None else old_log,
-                    case_signature=case_signature,
-                )
+    with db.session() as s:
+        _lock_session(s, session_id)
+        # The row as it is now: another search may have stored some of this since ``known``.
+        current = s.execute(
+            select(indexed.c.signature, indexed.c.case_signature).where(indexed.c.session_id == session_id)
+        ).first()
+        current_log, current_case = current if current is not None else ("", None)
+        if log == current_log:
+            log_rows = None
+        if log_rows is None and case_signature == current_case:
+            logger.debug("session %s: indexed for search by another search meanwhile; skipped", session_id)
+            return False
+        if log_rows is not None:
+            _replace(s, session_id, entries.c.kind != "case", log_rows)
+        if case_signature != current_case:
+            _replace(s, session_id, entries.c.kind == "case", _case_entries(session_id, case))
+        s.execute(delete(indexed).where(indexed.c.session_id == session_id))
+        s.execute(
+            insert(indexed).values(
+                session_id=session_id,
+                signature=log if log_rows is not None else current_log,
+                case_signature=case_signature,
             )
-    except IntegrityError:
-        logger.info("session %s: indexed for search by another search at the same time; skipped", session_id)
-        return False
+        )
     return True
 
 

@@ -13,11 +13,14 @@ Blocking database work: call it through ``run_blocking`` from async code.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+
+from procedures import LoadedProcedure
 
 from ..clock import utcnow
 from ..errors import Conflict, NotFound
@@ -30,6 +33,8 @@ from .tokens import new_secret_token, sha256_hex
 from .vocabulary import EscalationReason
 
 SelfHelpLinkProblem = Literal["unknown", "revoked"]
+# Finds a loaded procedure by id (``ProcedureLibrary.get``); None when it is not on the server.
+ProcedureLookup = Callable[[str], LoadedProcedure | None]
 # The rough wait a customer is told before any expert has picked anyone up.
 DEFAULT_PICKUP_S = 120.0
 # How many of the latest pick-ups the rough wait is the median of.
@@ -175,8 +180,15 @@ def run_of_session(db: Database, session_id: str) -> SelfHelpRun:
         return run
 
 
-def escalate(db: Database, session_id: str, reason: EscalationReason, step_id: str | None) -> SelfHelpRun:
-    """The customer asks for an expert: the run joins the queue (asking again keeps its place)."""
+def escalate(
+    db: Database,
+    session_id: str,
+    reason: EscalationReason,
+    step_id: str | None,
+    procedures: ProcedureLookup = lambda _procedure_id: None,
+) -> SelfHelpRun:
+    """The customer asks for an expert: the run joins the queue (asking again keeps its place).
+    ``procedures`` names the step in the case's notes (:func:`step_named`)."""
     with db.session() as s:
         run = s.scalar(select(SelfHelpRun).where(SelfHelpRun.session_id == session_id))
         if run is None:
@@ -189,21 +201,42 @@ def escalate(db: Database, session_id: str, reason: EscalationReason, step_id: s
             run.escalation_reason = reason
             run.step_reached = step_id
             why = "asked for an expert" if reason == "asked" else "said the steps did not fix it"
-            _add_note(s.get(Case, run.case_id), f"The customer {why} at step {step_id or '(none)'}.")
+            case = s.get(Case, run.case_id)
+            if case is not None:
+                step = step_named(procedures, case.procedure_id, step_id)
+                _add_note(case, f"The customer {why} at step {step}.")
             webhook_events.case_escalated(s, run)
         return run
 
 
-def _add_note(case: Case | None, line: str) -> None:
+def _add_note(case: Case, line: str) -> None:
     """A line on the case's notes, so the case page tells what happened in the run."""
-    if case is not None:
-        case.notes = f"{case.notes.rstrip()}\n{line}" if case.notes.strip() else line
+    case.notes = f"{case.notes.rstrip()}\n{line}" if case.notes.strip() else line
 
 
-def mark_fixed(db: Database, session_id: str, step_id: str | None) -> SelfHelpRun:
+def step_named(procedures: ProcedureLookup, procedure_id: str | None, step_id: str | None) -> str:
+    """A step as the case's notes name it: its number and title (``3, "Press the plug down"``), in the
+    procedure's main language, as the staff's console shows its steps (these notes are staff's,
+    written in English, not in the customer's language). Its id only when the procedure or the step
+    is gone from the server; "(none)" when no step was reached."""
+    if step_id is None:
+        return "(none)"
+    procedure = procedures(procedure_id) if procedure_id else None
+    if procedure is None or step_id not in procedure.step_ids():
+        return step_id
+    number = procedure.step_ids().index(step_id) + 1
+    return f'{number}, "{procedure.step(step_id).title}"'
+
+
+def mark_fixed(
+    db: Database,
+    session_id: str,
+    step_id: str | None,
+    procedures: ProcedureLookup = lambda _procedure_id: None,
+) -> SelfHelpRun:
     """The customer says it is fixed: the run is ``fixed`` and its case is closed as
-    ``fixed_by_self_help`` with the step they were on. Once an expert has them, closing is the
-    expert's."""
+    ``fixed_by_self_help`` with the step they were on (named in its notes through ``procedures``).
+    Once an expert has them, closing is the expert's."""
     with db.session() as s:
         run = s.scalar(select(SelfHelpRun).where(SelfHelpRun.session_id == session_id))
         if run is None:
@@ -217,7 +250,8 @@ def mark_fixed(db: Database, session_id: str, step_id: str | None) -> SelfHelpRu
         case = s.get(Case, run.case_id)
         assert case is not None
         close_case(case, "fixed_by_self_help", step_id)
-        _add_note(case, f"The customer said self-help fixed it, at step {step_id or '(none)'}.")
+        step = step_named(procedures, case.procedure_id, step_id)
+        _add_note(case, f"The customer said self-help fixed it, at step {step}.")
         return run
 
 

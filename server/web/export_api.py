@@ -1,5 +1,8 @@
 """Exports as downloads: ``GET /api/sessions/{id}/export.mp4[?burn_in=1]`` and
-``GET /api/sessions/{id}/export.vtt`` (the step chapters). The work is ``server/recordings/exports.py``'s."""
+``GET /api/sessions/{id}/export.vtt`` (the step chapters). The work is ``server/recordings/exports.py``'s.
+
+An MP4 is made in a child process; one whose child crashed answers 500 ``export_failed`` (the server
+and its calls go on, nothing of the file is kept, and the next request makes it again)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,18 @@ from ..recordings.exports import (
     export_source,
     make_cached_export,
 )
+from ..recordings.jobs import JobCrashed
 from .auth import require_staff
+from .errors import ApiError
 from .operations import Binary, QueryParam, responds
 from .presenters import slug
+from .response_models import ErrorAnswer
 from .state import services
 
 FALSE_WORDS = ("", "0", "false", "no")
+EXPORT_FAILED = (
+    "the export failed while making the file; try again, and if it fails again, report it with the session id"
+)
 
 
 async def _checked_source(request: Request) -> ExportSource:
@@ -41,6 +50,7 @@ async def _checked_source(request: Request) -> ExportSource:
     summary="The recording as MP4",
     access="staff",
     query=(QueryParam("burn_in", "1: draw the AR overlay in"),),
+    also={500: ErrorAnswer},
 )
 async def export_mp4(request: Request) -> Response:
     source = await _checked_source(request)
@@ -52,6 +62,8 @@ async def export_mp4(request: Request) -> Response:
         )
     except ExportError as exc:
         raise Conflict(f"this recording cannot be exported: {exc}") from None
+    except JobCrashed:
+        raise ApiError(500, "export_failed", EXPORT_FAILED) from None  # the crash is logged
     suffix = "-overlay" if burn_in else ""
     filename = f"repairsight-{slug(source.case_title)}-{source.session_id}{suffix}.mp4"
     return FileResponse(path, media_type="video/mp4", filename=filename)

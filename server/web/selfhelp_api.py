@@ -270,7 +270,7 @@ async def run_escalate(request: Request) -> JSONResponse:
     found = services(request)
     position = await owners.step_position(found, session_id)
     step_id = position.step_id if position is not None else None
-    await run_blocking(selfhelp.escalate, found.db, session_id, body.reason, step_id)
+    await run_blocking(selfhelp.escalate, found.db, session_id, body.reason, step_id, found.procedures.get)
     place = await run_blocking(selfhelp.queue_place, found.db, session_id)
     return JSONResponse(place_json(place))
 
@@ -282,7 +282,7 @@ async def run_fixed(request: Request) -> JSONResponse:
     found = services(request)
     position = await owners.step_position(found, session_id)
     step_id = position.step_id if position is not None else None
-    run = await run_blocking(selfhelp.mark_fixed, found.db, session_id, step_id)
+    run = await run_blocking(selfhelp.mark_fixed, found.db, session_id, step_id, found.procedures.get)
     if not await owners.end_session(found, session_id, FIXED_REASON):
         await run_blocking(mark_ended, found.db, session_id, FIXED_REASON)
     return JSONResponse({"state": run.state, "fixed_by_step": step_id})

@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from server.cli import main
+from server.cli import serve as serve_command
 from server.cli.common import open_database
 from server.config import Settings
 from server.records import accounts as auth
@@ -161,6 +162,15 @@ def test_serve_creates_the_first_admin_and_configures_uvicorn(
 
     main(["serve", "--data-dir", str(tmp_path)])
     assert "one-time password" not in capsys.readouterr().out  # only the first time
+
+
+def test_serve_keeps_full_collections_away_from_live_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_uvicorn: list[uvicorn.Config]
+) -> None:
+    tuned: list[bool] = []
+    monkeypatch.setattr(serve_command, "tune_collector", lambda: tuned.append(True))
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 0
+    assert tuned == [True] and len(no_uvicorn) == 1
 
 
 def test_serve_on_all_interfaces_without_tls_warns_about_the_camera(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from starlette.applications import Starlette
@@ -47,20 +48,34 @@ BOARD_SIZE = (640, 480)
 # Of the pixels the step's marks change, the share where the burned-in export is closer to the marks
 # drawn on the true frame at the true pose than the plain export is (H.264 blurs thin label text).
 MARK_CLOSER_FRACTION = 0.7
+# The press step's touch target, header J5 (procedure.yaml), in reference px.
+J5_REF_PX = [[527, 152], [583, 152], [583, 194], [527, 194]]
+PRESS_SECONDS = 2
+# Where a label's dark box (or its light text) lies, burned-in and plain exports differ by far more
+# than this (B + G + R, averaged over 5x5 px: about 240 on J5); two H.264 encodes of the same
+# picture differ by under 50 there, in single scattered pixels that the averaging evens out.
+LABEL_COVERS_DIFF = 120
+# The share of J5's pixels a label may cover: none, but for stray encoder differences.
+TARGET_COVERED_FRACTION = 0.02
 
 
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FakeCamera]:
-    """A recording folder (recording.webm + events.jsonl) and the camera that made it."""
-    folder = tmp_path_factory.mktemp("recording")
-    camera = board_camera(SECONDS * FPS)
+def record_board(folder: Path, seconds: int, step_id: str) -> tuple[Path, FakeCamera]:
+    """A recording folder (recording.webm + events.jsonl) of ``seconds`` of the board, on
+    ``step_id`` from 1 s, and the camera that made it."""
+    camera = board_camera(seconds * FPS)
     write_recording(folder / "recording.webm", camera, FPS, start_ms=START_MS)
-    events = board_session_events(camera, FPS)
+    events = board_session_events(camera, FPS, step_id)
     for event in events:
         if event["type"] == "ar":
             event["frame_t_ms"] += START_MS
     write_events(folder / "events.jsonl", events)
     return folder, camera
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FakeCamera]:
+    """A recording on find-header from 1 s, and the camera that made it."""
+    return record_board(tmp_path_factory.mktemp("recording"), SECONDS, "find-header")
 
 
 def data_dir_with_session(root: Path, recording_folder: Path, status: str = "complete") -> tuple[Path, str]:
@@ -208,6 +223,30 @@ def test_burn_in_draws_the_outline_and_the_steps_marks_where_the_device_is(
         assert closer > MARK_CLOSER_FRACTION, f"step marks missing at {t_s:.2f} s ({closer:.0%})"
         checked += 1
     assert checked >= 5
+
+
+def test_burned_in_labels_keep_off_the_steps_touch_target(tmp_path: Path) -> None:
+    """On the press step the "press here" label's first place (above its point) covers J5, the
+    step's touch target; in the export it must move off J5 as it does live, so what the customer
+    presses stays visible: inside J5 the burned-in export is the plain one, give or take H.264."""
+    folder, camera = record_board(tmp_path / "press", PRESS_SECONDS, "press")
+    data_dir, session_id = data_dir_with_session(tmp_path, folder)
+    burned, plain = tmp_path / "burned.mp4", tmp_path / "plain.mp4"
+    assert main(["export", "--burn-in", "--data-dir", str(data_dir), "--", session_id, str(burned)]) == 0
+    assert main(["export", "--data-dir", str(data_dir), "--", session_id, str(plain)]) == 0
+    checked = 0
+    for (t_s, image), (_, plain_image) in zip(decoded_frames(burned), decoded_frames(plain), strict=True):
+        if t_s < 1.1:  # the press step starts at 1 s
+            continue
+        j5 = project_points(camera.homography(frame_index_at(t_s)), np.array(J5_REF_PX, dtype=np.float64))
+        inside = np.zeros(image.shape[:2], dtype=np.uint8)
+        cv2.fillPoly(inside, [np.round(j5).astype(np.int32)], 1)
+        inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)  # 2 px off the edge
+        off = np.abs(image.astype(int) - plain_image.astype(int)).sum(axis=2).astype(np.float32)
+        covered = float(np.mean(cv2.blur(off, (5, 5))[inside] > LABEL_COVERS_DIFF))
+        assert covered < TARGET_COVERED_FRACTION, f"a label covers J5 at {t_s:.2f} s ({covered:.0%})"
+        checked += 1
+    assert checked >= 20
 
 
 def test_a_cut_off_recording_exports_what_reads_and_says_so(

@@ -333,7 +333,22 @@ def test_done_completes_a_manual_step_only_and_escalation_keeps_the_step_reached
         [item] = client.get("/api/self-help/queue", headers=erin).json()["queue"]
         assert item["step"] == {"id": "press", "index": 2, "count": 4, "title": "Press the plug down"}
         [case] = rows(app, Case)
-        assert case.notes.endswith("The customer asked for an expert at step press.")
+        # The case's notes name the step as staff know it (number and title), not by its id.
+        assert case.notes.endswith('The customer asked for an expert at step 3, "Press the plug down".')
+
+
+def test_the_notes_name_a_step_by_its_id_only_when_its_procedure_is_gone(
+    app: Starlette, client: TestClient, erin: dict[str, str]
+) -> None:
+    run = start_run(client, make_link(client, erin))
+    with client.websocket_connect("/ws") as customer:
+        assert customer_join(customer, run["join_token"])["step_id"] == "locate"
+        # The site removed the procedure's folder; the live session still runs the one it loaded.
+        del app.state.services.procedures.procedures[PROCEDURE]
+        escalated = client.post(f"/join/{run['join_token']}/self-help/escalate", json={})
+        assert escalated.status_code == 200, escalated.text
+    [case] = rows(app, Case)
+    assert case.notes.endswith("The customer asked for an expert at step locate.")
 
 
 def test_a_link_whose_procedure_is_no_longer_loaded_says_so(
