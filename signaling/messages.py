@@ -60,7 +60,9 @@ class Join(_Message):
     recording; an expert is known by its signed-in cookie or bearer token, and names the
     ``session_id``. ``client`` describes the browser (the expert sees the customer's).
     A customer coming back (a reload, a dropped network) sends the ``resume`` secret its first
-    ``joined`` gave it: that keeps its seat, even past the link's expiry.
+    ``joined`` gave it: that keeps its seat, even past the link's expiry. ``page_id`` names the
+    page that sends it (made once per page load, kept in memory only): a copy of the tab carries
+    the same secret but another page id, so the expert can be told it took the page over.
     """
 
     type: Literal["join"] = "join"
@@ -70,6 +72,7 @@ class Join(_Message):
     consent: bool = False
     client: ClientInfo | None = None
     resume: str | None = Field(default=None, max_length=64)
+    page_id: str | None = Field(default=None, max_length=64)
     # Any integer, so a page of another version is told to reload (``check_protocol_version``)
     # rather than that its join is malformed. Missing: a page from before versions.
     version: int | None = Field(default=None, ge=0, le=1_000_000, strict=True)
@@ -300,7 +303,9 @@ class Answer(_Message):
 
 class Presence(_Message):
     """Server, to the other side, whenever a participant joins, drops (``reconnecting``) or leaves.
-    ``detail`` says more when there is more to say (their page was taken over by another tab)."""
+    ``detail`` says more when there is more to say (their page was taken over by another tab); the
+    expert also gets one, with the customer's unchanged status, when another browser that opened the
+    customer's link was kept out of their seat."""
 
     type: Literal["presence"] = "presence"
     role: Role

@@ -87,6 +87,8 @@ class SessionMachine:
     presence: dict[Role, PresenceStatus] = field(
         default_factory=lambda: {"customer": "left", "expert": "left"}
     )
+    # The page each role's socket came from, as its join named it (None: it did not say).
+    pages: dict[Role, str | None] = field(default_factory=lambda: {"customer": None, "expert": None})
 
     def role_of(self, connection_id: str) -> Role | None:
         for role, current in self.connections.items():
@@ -97,10 +99,16 @@ class SessionMachine:
     def peers_seen_by(self, role: Role) -> dict[str, PresenceStatus]:
         return {other(role): self.presence[other(role)]}
 
-    def join(self, role: Role, connection_id: str, resumed: bool = False) -> list[Action]:
-        """A socket joined as ``role``. A newer socket of the same role takes over from the older;
-        the other side is told it was another tab unless the page came back to its own seat
-        (``resumed``: its older socket is the one its dropped network left behind)."""
+    def join(
+        self,
+        role: Role,
+        connection_id: str,
+        resumed: bool = False,
+        page_id: str | None = None,
+        older_open: bool = False,
+    ) -> list[Action]:
+        """A socket joined as ``role``. A newer socket of the same role takes over from the older,
+        and the other side is told when another page took over (:meth:`_taken_over`)."""
         if self.phase == "ended":
             raise ProtocolError("session_ended", "this session has ended; ask the expert for a new link")
         actions: list[Action] = []
@@ -109,13 +117,38 @@ class SessionMachine:
         if previous is not None and previous != connection_id:
             reason = "this session was opened in another tab or device, which has taken over"
             actions += [Send(previous, Replaced(reason=reason)), Close(previous, CLOSE_REPLACED, "replaced")]
-            who = "The customer" if role == "customer" else "The expert"
-            if not resumed:
-                detail = f"{who} opened the session in another tab or device; that one has taken over"
+            if self._taken_over(role, resumed, page_id, older_open):
+                who = "The customer" if role == "customer" else "The expert"
+                where = "another tab" if resumed else "another tab or device"
+                detail = f"{who} opened the session in {where}; that one has taken over"
         self.connections[role] = connection_id
+        self.pages[role] = page_id
         self.presence[role] = "joined"
         actions += self._tell_other(role, Presence(role=role, status="joined", detail=detail))
         return actions
+
+    def _taken_over(self, role: Role, resumed: bool, page_id: str | None, older_open: bool) -> bool:
+        """Whether a join that replaces an older socket of ``role`` is another page taking over.
+
+        A join without the seat's secret (not ``resumed``) is another page. A customer's page that
+        comes back to its seat (``resumed``) is their own page, unless the older socket is still
+        open (``older_open``: the server has not seen it close) and the join names another page
+        (``page_id``): a copy of the tab, which carries the secret in its copied storage. A reload
+        is not one (the page closes its socket as it unloads, before the new page joins), nor is the
+        same page rejoining after its network dropped (its older socket may still look open, but its
+        page id is the same)."""
+        if not resumed:
+            return True
+        return older_open and page_id is not None and page_id != self.pages[role]
+
+    def customer_kept_out(self, browser: str | None) -> list[Action]:
+        """Another browser opened the customer's link and was kept out of their seat
+        (``seat_taken``). The expert is told, with the customer's status as it is: the call goes on,
+        but whoever runs it should know that the link is in other hands."""
+        where = f" ({browser})" if browser else ""
+        detail = f"The customer's link was opened in another browser{where} and kept out; the call goes on"
+        status = self.presence["customer"]
+        return self._tell_other("customer", Presence(role="customer", status=status, detail=detail))
 
     def check_allowed(self, connection_id: str, message: ClientMessage) -> Role:
         """The role a message comes from, once it may be used; raises ProtocolError otherwise."""

@@ -75,6 +75,21 @@ export const FATAL_JOIN_ERRORS = new Set([
 
 // --- client message constructors -------------------------------------------------------
 
+/** A random id for this page, in hex. */
+function newPageId() {
+  const bytes = new Uint8Array(12);
+  if (globalThis.crypto && globalThis.crypto.getRandomValues) globalThis.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i += 1) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * This page's id (`page_id` in a customer's join), made once per page load and kept in memory only.
+ * A copy of the tab carries the seat's `resume` secret in its copied sessionStorage but not this, so
+ * the server tells the copy taking the page over (the expert hears of it) from this page rejoining.
+ */
+export const PAGE_ID = newPageId();
+
 /**
  * The customer's join: proves itself with the link token and says whether it consents to the recording.
  * @param {string} token the token from /join/<token>
@@ -84,6 +99,7 @@ export const FATAL_JOIN_ERRORS = new Set([
 export function joinCustomer(token, consent, resume) {
   const message = {
     type: 'join', role: 'customer', token, consent: Boolean(consent), client: clientInfo(), version: PROTOCOL_VERSION,
+    page_id: PAGE_ID,
   };
   if (resume) message.resume = resume;
   return message;

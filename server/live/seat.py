@@ -9,6 +9,9 @@ and a reload or a rejoin after a dropped network sends it back. So:
 - any other join (another browser, a forwarded link, a page that lost its secret) is a new join:
   refused once the link has expired, and refused while the seat's customer is in the session or
   reconnecting to it; otherwise it takes the seat, with a new secret (the old one stops working).
+
+A refusal with ``seat_taken`` is worth telling the expert (the link is in other hands), but not every
+time: :meth:`CustomerSeat.refusal_worth_telling` lets one through per ``REFUSAL_NOTICE_EVERY_S``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ SEAT_TAKEN_MESSAGE = (
     "expert for a new link"
 )
 EXPIRED_MESSAGE = "this link has expired; ask the expert for a new link"
+# A refused join is told to the expert (and logged) at most once in this many seconds: someone who
+# opens the link again and again, or a script, floods neither the console nor the event log.
+REFUSAL_NOTICE_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class CustomerSeat:
     def __init__(self, link_expires_at: datetime) -> None:
         self.link_expires_at = link_expires_at
         self._secret: str | None = None
+        self._refusal_told_at_s: float | None = None
 
     def admit(self, resume: str | None, occupied: bool, now: datetime) -> Admission:
         """Let a customer ``join`` in, or raise :class:`ProtocolError` saying why not.
@@ -59,6 +66,15 @@ class CustomerSeat:
             raise ProtocolError("seat_taken", SEAT_TAKEN_MESSAGE)
         self._secret = new_secret_token()
         return Admission(self._secret, resumed=False)
+
+    def refusal_worth_telling(self, now_s: float) -> bool:
+        """Whether a ``seat_taken`` refusal at ``now_s`` (a monotonic clock, in seconds) is told and
+        logged: the first is, then at most one per ``REFUSAL_NOTICE_EVERY_S``."""
+        last = self._refusal_told_at_s
+        if last is not None and now_s - last < REFUSAL_NOTICE_EVERY_S:
+            return False
+        self._refusal_told_at_s = now_s
+        return True
 
     def _holds(self, resume: str) -> bool:
         # Compared in constant time, as bytes: a secret from the page may hold any character.

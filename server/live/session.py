@@ -154,17 +154,24 @@ class LiveSession:
 
     async def join(self, conn: Connection, message: Join, username: str | None) -> None:
         async with self._lock:
+            browser = describe_browser(message.client.user_agent) if message.client else None
             admission: Admission | None = None
             if message.role == "customer":
-                occupied = self.machine.presence["customer"] != "left"
-                admission = self.seat.admit(message.resume, occupied, utcnow())
+                admission = await self._admit_customer(message, browser)
             resumed = admission is not None and admission.resumed
-            actions = self.machine.join(message.role, conn.id, resumed=resumed)
+            older = self.machine.connections[message.role]
+            actions = self.machine.join(
+                message.role,
+                conn.id,
+                resumed=resumed,
+                page_id=message.page_id,
+                # Its socket is still here: the server has not seen it close (a reload closes it first).
+                older_open=older is not None and older in self.connections,
+            )
             self.connections[conn.id] = conn
             if self._idle is not None:
                 self._idle.cancel()
                 self._idle = None
-            browser = describe_browser(message.client.user_agent) if message.client else None
             if browser is not None:
                 self.browsers[message.role] = browser
             if message.role == "customer" and message.client is not None:
@@ -208,6 +215,20 @@ class LiveSession:
             link = self.customer_link.recent(time.monotonic())
             if message.role == "expert" and link is not None:
                 await conn.send(link)
+
+    async def _admit_customer(self, message: Join, browser: str | None) -> Admission:
+        """The seat lets the customer in (``server/live/seat.py``) or says why not. Another browser
+        kept out of a seat in use is told to the expert and logged (not every time: a refused page
+        that is opened again and again floods neither), then refused."""
+        occupied = self.machine.presence["customer"] != "left"
+        try:
+            return self.seat.admit(message.resume, occupied, utcnow())
+        except ProtocolError as refusal:
+            if refusal.code == "seat_taken" and self.seat.refusal_worth_telling(time.monotonic()):
+                self.events.seat_refused("customer", browser)
+                logger.info("session %s: another browser (%s) was kept out", self.session_id, browser)
+                await self._carry_out(self.machine.customer_kept_out(browser))
+            raise
 
     async def _customer_decides(self, consent: bool) -> None:
         """Consent is the customer's to give and to withdraw at every join (a reload, another device):

@@ -9,6 +9,7 @@ An ``ar`` summary says where the device was in the recorded frame at ``frame_t_m
 | --- | --- | --- |
 | ``join`` | ``role``, ``user`` (the expert's username), ``browser`` | a participant joined |
 | ``client_problem`` | ``role``, ``problem``, ``browser`` | a page cannot take part (see ``LiveSession``) |
+| ``seat_refused`` | ``role``, ``browser`` | the customer's link was opened in another browser: kept out |
 | ``reconnecting`` | ``role`` | a socket dropped without closing |
 | ``media_gap`` | ``role``, ``gap_ms``, ``from_ms``, ``to_ms`` | video came back after a gap (see below) |
 | ``leave`` | ``role`` | a participant left for good |
@@ -61,6 +62,7 @@ Event = dict[str, Any]
 class EventType(StrEnum):
     JOIN = "join"
     CLIENT_PROBLEM = "client_problem"
+    SEAT_REFUSED = "seat_refused"
     RECONNECTING = "reconnecting"
     MEDIA_GAP = "media_gap"
     LEAVE = "leave"
@@ -108,6 +110,9 @@ class EventLog:
 
     def client_problem(self, role: str, problem: str, browser: str | None) -> None:
         self._append(EventType.CLIENT_PROBLEM, role=role, problem=problem, browser=browser)
+
+    def seat_refused(self, role: str, browser: str | None) -> None:
+        self._append(EventType.SEAT_REFUSED, role=role, browser=browser)
 
     def reconnecting(self, role: str) -> None:
         self._append(EventType.RECONNECTING, role=role)

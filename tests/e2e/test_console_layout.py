@@ -1,7 +1,8 @@
 """The expert console through a session as a person works it: at desk sizes the picture, the chat and
 End session are on screen without scrolling; End session asks first; the badge tells how the
-recording ended; the expert hears when the customer's page is taken over by another tab; the marks
-list names steps by their titles."""
+recording ended; the expert hears when the customer's page is taken over by another tab (a copy of
+the customer's tab, which rejoins with the seat's secret while the older tab is still connected);
+the marks list names steps by their titles."""
 
 from __future__ import annotations
 
@@ -60,14 +61,19 @@ def test_chat_and_end_session_are_on_screen_and_ending_asks_first(
     assert "Find header J5" in mark and "find-header" not in mark, mark
 
     # A duplicate of the customer's tab (the browser copies its sessionStorage, with the seat's
-    # resume secret) takes the customer's page over: the older tab says so and stops. It is the same
-    # customer coming back to their seat, so the expert is not told of another device. (Another
-    # browser with the link is refused: tests/e2e/test_reconnect.py.)
+    # resume secret) takes the customer's page over while the older tab is still connected: the
+    # expert is told, and the older tab says so and stops. (A reload is not a takeover, and another
+    # browser with the link is kept out: tests/e2e/test_reconnect.py.)
     second = customer.context.new_page()
     stored = customer.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
     second.add_init_script(f"for (const [k, v] of {stored}) sessionStorage.setItem(k, v);")
     second.goto(customer_url)
     second.get_by_test_id("rejoin-recorded").click()
+    wait_until(
+        lambda: "another tab" in (expert.get_by_test_id("notices").text_content() or ""),
+        10,
+        "the expert to hear of the takeover",
+    )
     wait_until(lambda: customer.get_by_test_id("session-ended").is_visible(), 10, "the older tab to stop")
     wait_until(
         lambda: second.evaluate("() => document.querySelector('[data-testid=local-video]').videoWidth > 0"),

@@ -261,6 +261,9 @@ def test_a_reload_takes_one_tap_asks_consent_again_and_the_call_goes_on(
     print(f"reload: live video at the expert {back_s:.2f} s after the tap (target {VIDEO_AFTER_TAP_S:.0f} s)")
     assert back_s <= VIDEO_AFTER_TAP_S, f"video came back {back_s:.2f} s after the tap"
     wait_until(lambda: "joined" in presence_text(expert), 5, "the console: customer back")
+    # The same presence message would carry a takeover notice: a reload is not another tab.
+    notices = expert.get_by_test_id("notices").text_content() or ""
+    assert "another tab" not in notices, notices
     wait_until(lambda: ar_found_after(customer, 0), 15, "AR on the reloaded page")
     wait_until(
         lambda: expert.get_by_test_id("recording-badge").text_content() == "Recording", 5, "recording goes on"
@@ -298,6 +301,13 @@ def test_another_browser_with_the_link_cannot_take_the_customers_seat(
     said = other.get_by_test_id("session-ended").text_content() or ""
     assert "another browser" in said, said
     assert other.evaluate("() => window.repairsight.state.lastError.code") == "seat_taken"
+    # The expert is told that the link is in other hands (and which browser), not that anyone left.
+    wait_until(
+        lambda: "kept out" in (expert.get_by_test_id("notices").text_content() or ""),
+        5,
+        "the expert to hear of the other browser",
+    )
+    assert "another browser (Chrome" in (expert.get_by_test_id("notices").text_content() or "")
 
     # The customer's call is untouched: still theirs, video still live, no takeover.
     time.sleep(1.0)

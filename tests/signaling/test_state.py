@@ -44,6 +44,57 @@ def test_the_other_side_is_told_when_a_page_is_taken_over_by_another_tab() -> No
     assert told.status == "joined" and "another tab or device" in (told.detail or "")
 
 
+def test_a_copy_of_the_customers_tab_that_takes_the_page_over_is_told_to_the_expert() -> None:
+    """A duplicated tab carries the seat's secret (its copied sessionStorage), so it comes back to the
+    seat as a resume; but it is another page, and the older tab's socket is still open."""
+    machine = SessionMachine("s")
+    machine.join("expert", "e1")
+    machine.join("customer", "c1", page_id="tab-1")
+    copy = machine.join("customer", "c2", resumed=True, page_id="tab-2", older_open=True)
+    (told,) = sent(copy, "e1")
+    assert told.status == "joined" and "another tab" in (told.detail or ""), told
+    assert "device" not in (told.detail or "")  # it holds the secret: the same browser
+    assert machine.role_of("c2") == "customer" and sent(copy, "c1")[0].type == "replaced"
+
+
+def test_a_reload_is_not_a_takeover() -> None:
+    """A reload closes its socket as it unloads: by the new page's join the older socket is gone
+    (the customer shows ``reconnecting``), though the page id is new."""
+    machine = SessionMachine("s")
+    machine.join("expert", "e1")
+    machine.join("customer", "c1", page_id="load-1")
+    machine.media_lost("customer", "c1")
+    back = machine.join("customer", "c2", resumed=True, page_id="load-2", older_open=False)
+    (told,) = sent(back, "e1")
+    assert told.status == "joined" and told.detail is None, told
+
+
+def test_the_same_page_rejoining_after_a_dropped_network_is_not_a_takeover() -> None:
+    """The network dropped silently: the server may still hold the older socket open when the page
+    rejoins on another one, but it is the same page."""
+    machine = SessionMachine("s")
+    machine.join("expert", "e1")
+    machine.join("customer", "c1", page_id="tab-1")
+    back = machine.join("customer", "c2", resumed=True, page_id="tab-1", older_open=True)
+    assert sent(back, "e1")[0].detail is None
+    # A page that names no page id cannot be told from its own page coming back: not a takeover.
+    unnamed = machine.join("customer", "c3", resumed=True, older_open=True)
+    assert sent(unnamed, "e1")[0].detail is None
+
+
+def test_another_browser_kept_out_of_the_seat_is_told_to_the_expert_with_the_status_unchanged() -> None:
+    machine = SessionMachine("s")
+    machine.join("expert", "e1")
+    machine.join("customer", "c1")
+    (told,) = sent(machine.customer_kept_out("Firefox 120 on Windows"), "e1")
+    assert told.role == "customer" and told.status == "joined"
+    assert "another browser (Firefox 120 on Windows)" in (told.detail or "") and "kept out" in told.detail
+    machine.media_lost("customer", "c1")
+    assert sent(machine.customer_kept_out(None), "e1")[0].status == "reconnecting"
+    assert machine.role_of("c1") == "customer"  # the customer keeps the seat
+    assert SessionMachine("t").customer_kept_out(None) == []  # no expert yet: nobody to tell
+
+
 def test_only_the_expert_may_end_the_session() -> None:
     machine = SessionMachine("s")
     machine.join("customer", "c1")

@@ -3,6 +3,7 @@ new joins only. The rule alone, then through the real ``/ws`` endpoint in-proces
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from server.app import create_app
 from server.clock import utcnow
 from server.config import Settings
 from server.live import session as live_session
-from server.live.seat import CustomerSeat
+from server.live.seat import REFUSAL_NOTICE_EVERY_S, CustomerSeat
 from server.records.accounts import create_api_token, create_user
 from signaling import ProtocolError
 from signaling.messages import PROTOCOL_VERSION
@@ -71,6 +72,15 @@ def test_past_the_expiry_only_the_seats_secret_gets_in() -> None:
     assert refused(CustomerSeat(EXPIRES), None, occupied=False, now=EXPIRES) == "token_expired"
 
 
+def test_a_refusal_is_worth_telling_once_in_a_while() -> None:
+    seat = CustomerSeat(EXPIRES)
+    assert seat.refusal_worth_telling(100.0)
+    assert not seat.refusal_worth_telling(100.5)  # the same person trying again at once
+    assert not seat.refusal_worth_telling(100.0 + REFUSAL_NOTICE_EVERY_S - 0.1)
+    assert seat.refusal_worth_telling(100.0 + REFUSAL_NOTICE_EVERY_S)
+    assert not seat.refusal_worth_telling(101.0 + REFUSAL_NOTICE_EVERY_S)
+
+
 # --- through /ws -------------------------------------------------------------------------------
 
 
@@ -93,11 +103,23 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         yield Setup(client, auth, made["id"], made["customer_url"].rsplit("/", 1)[1])
 
 
-def send_join(setup: Setup, ws: Any, resume: str | None = None) -> dict[str, Any]:
-    join = {"type": "join", "version": PROTOCOL_VERSION, "role": "customer", "token": setup.token}
-    join["consent"] = True
+def send_join(
+    setup: Setup,
+    ws: Any,
+    resume: str | None = None,
+    page_id: str | None = None,
+    user_agent: str | None = None,
+) -> dict[str, Any]:
+    """``page_id``: the page the join comes from (a copy of the tab has another one than its
+    original); ``user_agent``: the browser it says it is."""
+    join: dict[str, Any] = {"type": "join", "version": PROTOCOL_VERSION, "role": "customer"}
+    join["token"], join["consent"] = setup.token, True
     if resume is not None:
         join["resume"] = resume
+    if page_id is not None:
+        join["page_id"] = page_id
+    if user_agent is not None:
+        join["client"] = {"user_agent": user_agent}
     ws.send_json(join)
     return dict(ws.receive_json())
 
@@ -169,3 +191,75 @@ def test_past_the_expiry_the_customer_rejoins_and_nobody_else_joins(
             joined = send_join(setup, customer, resume)
             assert joined["type"] == "joined", joined
             assert receive_until(expert, "presence")["status"] == "joined"
+
+
+FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def messages_until(ws: Any, kind: str) -> list[dict[str, Any]]:
+    """Every message up to and including the first of ``kind``."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(12):
+        seen.append(dict(ws.receive_json()))
+        if seen[-1]["type"] == kind:
+            return seen
+    raise AssertionError(f"no {kind!r} message in {seen}")
+
+
+def test_another_browser_kept_out_is_told_to_the_expert_once_and_logged(setup: Setup) -> None:
+    with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+        join_expert(setup, expert)
+        with setup.client.websocket_connect("/ws") as customer:
+            send_join(setup, customer)
+            assert receive_until(expert, "presence")["status"] == "joined"
+            for _ in range(3):  # the same person opens the link again and again
+                with setup.client.websocket_connect("/ws") as other:
+                    error = send_join(setup, other, user_agent=FIREFOX_ON_WINDOWS)
+                    assert error["type"] == "error" and error["code"] == "seat_taken", error
+            customer.send_json({"type": "chat", "text": "still mine"})
+            seen = messages_until(expert, "chat")
+    told = [m for m in seen if m["type"] == "presence"]
+    assert len(told) == 1, told
+    assert told[0]["role"] == "customer" and told[0]["status"] == "joined"  # the call goes on
+    assert "another browser (Firefox 120 on Windows)" in told[0]["detail"], told
+    assert "kept out" in told[0]["detail"]
+    events = setup.client.get(f"/api/sessions/{setup.session_id}/recording/events", headers=setup.auth)
+    refused = [e for e in map(json.loads, events.text.splitlines()) if e["type"] == "seat_refused"]
+    assert [(e["role"], e["browser"]) for e in refused] == [("customer", "Firefox 120 on Windows")]
+
+
+def test_a_copy_of_the_customers_tab_that_takes_the_page_over_is_told_to_the_expert(setup: Setup) -> None:
+    """A duplicated tab copies the page's sessionStorage, so it rejoins with the seat's secret; its
+    page id is its own, and the older tab is still connected."""
+    with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+        join_expert(setup, expert)
+        with setup.client.websocket_connect("/ws") as first:
+            resume = send_join(setup, first, page_id="tab-1")["resume"]
+            assert receive_until(expert, "presence")["status"] == "joined"
+            with setup.client.websocket_connect("/ws") as copy:
+                assert send_join(setup, copy, resume, page_id="tab-2")["type"] == "joined"
+                assert receive_until(first, "replaced")
+                presence = receive_until(expert, "presence")
+                assert presence["status"] == "joined", presence
+                assert "another tab" in presence.get("detail", ""), presence
+
+
+def test_a_reload_or_the_same_page_coming_back_is_not_a_takeover(setup: Setup) -> None:
+    """A reload closes its socket (4000) as the page unloads, so the older socket is gone when the new
+    page joins; the same page rejoining while the server still holds its dropped socket names the
+    same page id."""
+    with setup.client.websocket_connect("/ws", headers=setup.auth) as expert:
+        join_expert(setup, expert)
+        with setup.client.websocket_connect("/ws") as first:
+            resume = send_join(setup, first, page_id="load-1")["resume"]
+            assert receive_until(expert, "presence")["status"] == "joined"
+            first.close(code=4000)
+        assert receive_until(expert, "presence")["status"] == "reconnecting"
+        with setup.client.websocket_connect("/ws") as reloaded:
+            assert send_join(setup, reloaded, resume, page_id="load-2")["type"] == "joined"
+            presence = receive_until(expert, "presence")
+            assert presence["status"] == "joined" and "detail" not in presence, presence
+            with setup.client.websocket_connect("/ws") as same_page:
+                assert send_join(setup, same_page, resume, page_id="load-2")["type"] == "joined"
+                presence = receive_until(expert, "presence")
+                assert presence["status"] == "joined" and "detail" not in presence, presence
